@@ -1,0 +1,160 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// The sherpa-onnx runtime is installed by scripts/setup.sh into a project-local folder.
+// SwiftPM rejects `-Wl,-rpath` coming from a pkg-config file, so the library folder is
+// passed in through DUPLEX_SHERPA_LIB and turned into an rpath here (see docs/OPERATIONS.md).
+let sherpaLibDir = Context.environment["DUPLEX_SHERPA_LIB"] ?? ""
+let sherpaLinkerSettings: [LinkerSetting] =
+    sherpaLibDir.isEmpty ? [] : [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", sherpaLibDir])]
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "duplex",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "duplex", targets: ["duplex"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // MARK: C library wrappers
+        .systemLibrary(
+            name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr",
+            providers: [.apt(["libsoxr-dev"])]),
+        .systemLibrary(
+            name: "CEspeakNG", path: "Sources/CEspeakNG", pkgConfig: "espeak-ng",
+            providers: [.apt(["libespeak-ng-dev"])]),
+
+        // MARK: Core and DSP
+        .target(
+            name: "DuplexCore",
+            swiftSettings: swiftSettings),
+        .target(
+            name: "DuplexDSP",
+            dependencies: ["DuplexCore", "CSoxr"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "DuplexEspeak",
+            dependencies: ["DuplexCore", "CEspeakNG"],
+            swiftSettings: swiftSettings),
+
+        // MARK: Worker ABI (generated code, see Protos/ and scripts/gen-protos.sh)
+        .target(
+            name: "DuplexProto",
+            dependencies: [
+                "DuplexCore",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ]),
+
+        // MARK: Configuration
+        .target(
+            name: "DuplexConfig",
+            dependencies: [
+                "DuplexCore",
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: Worker
+        .target(
+            name: "DuplexWorker",
+            dependencies: [
+                "DuplexCore", "DuplexDSP", "DuplexEspeak", "DuplexProto", "DuplexConfig",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: Orchestrator
+        .target(
+            name: "DuplexOrchestrator",
+            dependencies: [
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: Clients (WebSocket client used by the CLI, the benchmark and tests)
+        .target(
+            name: "DuplexClient",
+            dependencies: [
+                "DuplexCore", "DuplexDSP",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: Executable
+        .executableTarget(
+            name: "duplex",
+            dependencies: [
+                "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator",
+                "DuplexClient", "DuplexProto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings,
+            linkerSettings: sherpaLinkerSettings),
+
+        // MARK: Testing kit and tests
+        .target(
+            name: "DuplexTesting",
+            dependencies: [
+                "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexClient",
+                "DuplexProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DuplexCoreTests",
+            dependencies: ["DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexTesting"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DuplexWorkerTests",
+            dependencies: ["DuplexWorker", "DuplexTesting", "DuplexEspeak"],
+            swiftSettings: swiftSettings,
+            linkerSettings: sherpaLinkerSettings),
+        .testTarget(
+            name: "DuplexIntegrationTests",
+            dependencies: ["DuplexOrchestrator", "DuplexWorker", "DuplexClient", "DuplexTesting"],
+            swiftSettings: swiftSettings,
+            linkerSettings: sherpaLinkerSettings),
+    ]
+)

@@ -1,0 +1,255 @@
+import DuplexCore
+
+/// The complete Duplex configuration: one `Sendable` value built by ``ConfigurationLoader``
+/// from `configs/duplex.yaml`, then `DUPLEX_SECTION_KEY` environment variables, then
+/// command-line flags. Every key, default and valid range is documented in
+/// `docs/CONFIGURATION.md`.
+public struct DuplexConfiguration: Sendable, Hashable {
+    /// HTTP/WebSocket listener of the orchestrator.
+    public var server = ServerSection()
+    /// Limits enforced on client input.
+    public var limits = LimitsSection()
+    /// The TTS worker (in-process or `duplex worker`).
+    public var worker = WorkerSection()
+    /// How the orchestrator reaches workers.
+    public var orchestrator = OrchestratorSection()
+    /// Output audio processing.
+    public var audio = AudioSection()
+    /// Log output.
+    public var logging = LoggingSection()
+
+    /// The defaults.
+    public init() {}
+
+    /// Sets one key, e.g. `("server", "port", "8081")`, validating its value.
+    /// - Throws: ``DuplexError`` (`invalidConfiguration`) naming the key.
+    public mutating func set(section: String, key: String, value: String) throws(DuplexError) {
+        var field = ConfigField(section: section, key: key, value: value)
+        switch section {
+        case "server": try server.set(&field)
+        case "limits": try limits.set(&field)
+        case "worker": try worker.set(&field)
+        case "orchestrator": try orchestrator.set(&field)
+        case "audio": try audio.set(&field)
+        case "logging": try logging.set(&field)
+        default: throw field.unknownSection()
+        }
+    }
+
+    /// The section names, in documentation order.
+    public static let sections = ["server", "limits", "worker", "orchestrator", "audio", "logging"]
+}
+
+/// `server:` — the orchestrator's HTTP and WebSocket listener.
+public struct ServerSection: Sendable, Hashable {
+    /// Address to bind. Default `127.0.0.1`.
+    public var host = "127.0.0.1"
+    /// Port to bind (0 picks a free port). Default 8080.
+    public var port = 8080
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "host": host = try f.nonEmpty()
+        case "port": port = try f.int(0...65535)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `limits:` — what a client may send.
+public struct LimitsSection: Sendable, Hashable {
+    /// Largest accepted WebSocket message in bytes. Default 1 MiB.
+    public var maxMessageBytes = 1 << 20
+    /// Most characters in one `text` message. Default 4000.
+    public var maxTextChars = 4000
+    /// Most characters in one reply (all its `text` pieces). Default 20000.
+    public var maxReplyChars = 20000
+    /// Most concurrent WebSocket sessions. Default 64.
+    public var maxSessions = 64
+    /// Replies queued behind the current one before `text` is refused. Default 8.
+    public var maxQueuedReplies = 8
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "max_message_bytes": maxMessageBytes = try f.int(1024...(64 << 20))
+        case "max_text_chars": maxTextChars = try f.int(1...100_000)
+        case "max_reply_chars": maxReplyChars = try f.int(1...1_000_000)
+        case "max_sessions": maxSessions = try f.int(1...10_000)
+        case "max_queued_replies": maxQueuedReplies = try f.int(1...1000)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `worker:` — a TTS worker.
+public struct WorkerSection: Sendable, Hashable {
+    /// Name reported in capabilities and logs. Default `worker`.
+    public var name = "worker"
+    /// gRPC bind address of `duplex worker`. Default `127.0.0.1`.
+    public var host = "127.0.0.1"
+    /// gRPC port of `duplex worker` (0 picks a free port). Default 7001.
+    public var port = 7001
+    /// Adapter families to enable. Default `sine, espeak, piper`.
+    public var adapters = ["sine", "espeak", "piper"]
+    /// Folder scanned for voice packs. Default `voicepacks`.
+    public var voicepacksDir = "voicepacks"
+    /// Model used when a session names none; empty picks the best installed voice. Default empty.
+    public var defaultModel = ""
+    /// Frames sent ahead of real time at the start of a reply. Default 60 ms.
+    public var pacingLeadMs = 60
+    /// Most concurrent sessions on this worker. Default 32.
+    public var maxSessions = 32
+    /// Threads for model inference. Default 2.
+    public var inferenceThreads = 2
+    /// ONNX execution provider for neural adapters (`cpu`, `cuda`, …). Default `cpu`.
+    public var executionProvider = "cpu"
+    /// Text segments synthesized ahead of playback. Default 2.
+    public var synthesisAhead = 2
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "name": name = try f.nonEmpty()
+        case "host": host = try f.nonEmpty()
+        case "port": port = try f.int(0...65535)
+        case "adapters": adapters = try f.list(allowed: ["sine", "espeak", "piper"])
+        case "voicepacks_dir": voicepacksDir = try f.nonEmpty()
+        case "default_model": defaultModel = f.value
+        case "pacing_lead_ms": pacingLeadMs = try f.int(0...1000)
+        case "max_sessions": maxSessions = try f.int(1...10_000)
+        case "inference_threads": inferenceThreads = try f.int(1...64)
+        case "execution_provider": executionProvider = try f.oneOf(["cpu", "cuda", "coreml", "directml"])
+        case "synthesis_ahead": synthesisAhead = try f.int(1...16)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `orchestrator:` — how the orchestrator reaches workers.
+public struct OrchestratorSection: Sendable, Hashable {
+    /// Worker addresses (`grpc://host:port`). Empty runs an in-process worker. Default empty.
+    public var workers: [String] = []
+    /// Timeout for unary worker calls in milliseconds. Default 5000.
+    public var workerTimeoutMs = 5000
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "workers":
+            workers = try f.list(allowed: nil)
+            for address in workers where (try? WorkerAddress(parsing: address)) == nil {
+                throw f.invalid("'\(address)' is not a worker address like grpc://127.0.0.1:7001")
+            }
+        case "worker_timeout_ms": workerTimeoutMs = try f.int(100...600_000)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `audio:` — output audio processing.
+public struct AudioSection: Sendable, Hashable {
+    /// Loudness normalization: `lufs`, `rms` or `off`. Default `lufs`.
+    public var normalization = "lufs"
+    /// Target level: LUFS for `lufs`, dBFS for `rms`. Default −16.
+    public var targetLevel = -16.0
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "normalization": normalization = try f.oneOf(["lufs", "rms", "off"])
+        case "target_level": targetLevel = try f.double(-60...0)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `logging:` — log output.
+public struct LoggingSection: Sendable, Hashable {
+    /// Minimum level: trace, debug, info, notice, warning, error, critical. Default `info`.
+    public var level = "info"
+    /// `json`, `text`, or `auto` (text on a terminal, JSON otherwise). Default `auto`.
+    public var format = "auto"
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "level": level = try f.oneOf(["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        case "format": format = try f.oneOf(["auto", "json", "text"])
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// A `grpc://host:port` worker address.
+public struct WorkerAddress: Sendable, Hashable, CustomStringConvertible {
+    /// Host name or IP.
+    public var host: String
+    /// Port.
+    public var port: Int
+
+    /// Creates an address.
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `grpc://host:port` (the scheme may be omitted).
+    public init(parsing text: String) throws(DuplexError) {
+        var rest = Substring(text)
+        if rest.hasPrefix("grpc://") { rest = rest.dropFirst(7) }
+        guard let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]),
+            (1...65535).contains(port), colon > rest.startIndex
+        else {
+            throw DuplexError(.invalidConfiguration, "'\(text)' is not a worker address like grpc://127.0.0.1:7001.")
+        }
+        self.host = String(rest[..<colon])
+        self.port = port
+    }
+
+    public var description: String { "grpc://\(host):\(port)" }
+}
+
+/// One key being set, with helpers that parse and validate its value.
+struct ConfigField {
+    var section: String
+    var key: String
+    var value: String
+
+    var name: String { "\(section).\(key)" }
+
+    func invalid(_ why: String) -> DuplexError {
+        DuplexError(.invalidConfiguration, "Invalid value for \(name): \(why).")
+    }
+    func unknownKey() -> DuplexError {
+        DuplexError(.invalidConfiguration, "Unknown configuration key \(name); see docs/CONFIGURATION.md.")
+    }
+    func unknownSection() -> DuplexError {
+        DuplexError(.invalidConfiguration,
+            "Unknown configuration section '\(section)'; valid sections: \(DuplexConfiguration.sections.joined(separator: ", ")).")
+    }
+    func nonEmpty() throws(DuplexError) -> String {
+        let v = value.trimmingWhitespace()
+        guard !v.isEmpty else { throw invalid("must not be empty") }
+        return v
+    }
+    func int(_ range: ClosedRange<Int>) throws(DuplexError) -> Int {
+        guard let v = Int(value.trimmingWhitespace()) else { throw invalid("'\(value)' is not an integer") }
+        guard range.contains(v) else { throw invalid("\(v) is outside \(range.lowerBound)…\(range.upperBound)") }
+        return v
+    }
+    func double(_ range: ClosedRange<Double>) throws(DuplexError) -> Double {
+        guard let v = Double(value.trimmingWhitespace()) else { throw invalid("'\(value)' is not a number") }
+        guard range.contains(v) else { throw invalid("\(v) is outside \(range.lowerBound)…\(range.upperBound)") }
+        return v
+    }
+    func oneOf(_ allowed: [String]) throws(DuplexError) -> String {
+        let v = value.trimmingWhitespace().lowercased()
+        guard allowed.contains(v) else { throw invalid("'\(value)' is not one of \(allowed.joined(separator: ", "))") }
+        return v
+    }
+    func list(allowed: Set<String>?) throws(DuplexError) -> [String] {
+        let items = value.split(separator: ",").map { String($0).trimmingWhitespace() }.filter { !$0.isEmpty }
+        if let allowed {
+            for item in items where !allowed.contains(item) {
+                throw invalid("'\(item)' is not one of \(allowed.sorted().joined(separator: ", "))")
+            }
+        }
+        return items
+    }
+}

@@ -1,0 +1,85 @@
+/// The one error type Duplex components throw.
+///
+/// Errors carry an opaque ``Code`` (converted at the edges into a WebSocket `error`
+/// message, a gRPC status or an HTTP response), a message that says what was wrong and
+/// what to do, and an optional underlying cause.
+///
+/// ```swift
+/// throw DuplexError(.unknownModel, "No model 'x'. Run `duplex models list` to see the installed ones.")
+/// ```
+public struct DuplexError: Error, Sendable, CustomStringConvertible {
+    /// A stable, machine-readable error code.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The wire form, e.g. `UNKNOWN_MODEL`.
+        public let rawValue: String
+        private init(_ rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        /// A client message that is not valid JSON or not a known message.
+        public static let invalidMessage = Code("INVALID_MESSAGE")
+        /// Audio input that is not valid PCM for the declared format, or arrives too fast.
+        public static let invalidAudio = Code("INVALID_AUDIO")
+        /// The requested model is not in the catalog.
+        public static let unknownModel = Code("UNKNOWN_MODEL")
+        /// A text message or accumulated reply text over the configured limit.
+        public static let textTooLong = Code("TEXT_TOO_LONG")
+        /// A WebSocket message over the configured size limit.
+        public static let messageTooLarge = Code("MESSAGE_TOO_LARGE")
+        /// No worker can serve the request right now.
+        public static let workerUnavailable = Code("WORKER_UNAVAILABLE")
+        /// The worker failed while synthesizing.
+        public static let synthesisFailed = Code("SYNTHESIS_FAILED")
+        /// The server already runs its configured maximum of sessions.
+        public static let sessionLimit = Code("SESSION_LIMIT")
+        /// A referenced session does not exist.
+        public static let sessionNotFound = Code("SESSION_NOT_FOUND")
+        /// A model could not be loaded.
+        public static let modelLoadFailed = Code("MODEL_LOAD_FAILED")
+        /// The model is in use and cannot be unloaded.
+        public static let modelInUse = Code("MODEL_IN_USE")
+        /// A voice pack on disk is malformed.
+        public static let invalidVoicePack = Code("INVALID_VOICE_PACK")
+        /// A configuration value is missing or out of range.
+        public static let invalidConfiguration = Code("INVALID_CONFIGURATION")
+        /// The operation is not valid in the current state.
+        public static let invalidState = Code("INVALID_STATE")
+        /// A file could not be read or written.
+        public static let io = Code("IO_ERROR")
+        /// The worker's bounded inference queue is full.
+        public static let overloaded = Code("OVERLOADED")
+        /// An unexpected internal failure.
+        public static let `internal` = Code("INTERNAL")
+
+        /// All known codes, for mapping wire strings back to codes.
+        public static let all: [Code] = [
+            .invalidMessage, .invalidAudio, .unknownModel, .textTooLong, .messageTooLarge,
+            .workerUnavailable, .synthesisFailed, .sessionLimit, .sessionNotFound,
+            .modelLoadFailed, .modelInUse, .invalidVoicePack, .invalidConfiguration,
+            .invalidState, .io, .overloaded, .internal,
+        ]
+
+        /// Maps a wire string back to a code; unknown strings become ``internal``.
+        public init(wire: String) {
+            self = Code.all.first { $0.rawValue == wire } ?? Code(wire)
+        }
+    }
+
+    /// What kind of error this is.
+    public var code: Code
+    /// What went wrong and, where possible, what to do about it.
+    public var message: String
+    /// The underlying error, if any.
+    public var cause: (any Error)?
+
+    /// Creates an error.
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.cause = cause
+    }
+
+    public var description: String {
+        if let cause { return "\(code): \(message) (cause: \(cause))" }
+        return "\(code): \(message)"
+    }
+}

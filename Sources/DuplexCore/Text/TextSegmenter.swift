@@ -1,0 +1,168 @@
+/// Splits streaming text (for example LLM tokens) into speakable segments.
+///
+/// A segment is emitted as soon as it is complete: at a sentence end followed by
+/// whitespace, at a line break, or — for the first segment of a reply, to get the first
+/// audio out fast — at a comma or after a few words. Long sentences are split at a comma
+/// or a space so no segment grows without bound. ``flush()`` returns whatever is left.
+///
+/// ```swift
+/// var segmenter = TextSegmenter()
+/// segmenter.append("Hello there. How ")   // ["Hello there."]
+/// segmenter.append("are you?")            // []
+/// segmenter.flush()                       // ["How are you?"]
+/// ```
+public struct TextSegmenter: Sendable {
+    /// Tuning knobs for where segments end.
+    public struct Policy: Sendable, Hashable {
+        /// The first segment may end at a comma once it has at least this many words.
+        public var firstSegmentMinWordsAtComma: Int
+        /// The first segment is cut after this many words if no punctuation came yet…
+        public var firstSegmentWords: Int
+        /// …but only once this many complete words are buffered (so a comma may still come).
+        public var firstSegmentLookaheadWords: Int
+        /// Later segments longer than this many words are split at a comma or a space.
+        public var maxWords: Int
+        /// No segment is longer than this many characters.
+        public var maxCharacters: Int
+
+        /// Defaults tuned for Piper-style voices.
+        public init(
+            firstSegmentMinWordsAtComma: Int = 2, firstSegmentWords: Int = 6,
+            firstSegmentLookaheadWords: Int = 9, maxWords: Int = 30, maxCharacters: Int = 300
+        ) {
+            self.firstSegmentMinWordsAtComma = firstSegmentMinWordsAtComma
+            self.firstSegmentWords = firstSegmentWords
+            self.firstSegmentLookaheadWords = firstSegmentLookaheadWords
+            self.maxWords = maxWords
+            self.maxCharacters = maxCharacters
+        }
+    }
+
+    /// The policy in force.
+    public let policy: Policy
+    private var buffer: [Character] = []
+    /// Number of segments emitted so far.
+    public private(set) var emittedCount = 0
+
+    /// Creates a segmenter.
+    public init(policy: Policy = Policy()) {
+        self.policy = policy
+    }
+
+    /// Text that was appended but not yet emitted.
+    public var pending: String { String(buffer) }
+
+    /// Appends text and returns the segments it completed.
+    public mutating func append(_ text: String) -> [String] {
+        buffer.append(contentsOf: text)
+        var out: [String] = []
+        while let cut = nextCut() {
+            emit(upTo: cut, into: &out)
+        }
+        return out
+    }
+
+    /// Returns the remaining text as a final segment (if it has any speakable content).
+    public mutating func flush() -> [String] {
+        var out: [String] = []
+        while let cut = nextCut() {
+            emit(upTo: cut, into: &out)
+        }
+        emit(upTo: buffer.count, into: &out)
+        return out
+    }
+
+    private mutating func emit(upTo cut: Int, into out: inout [String]) {
+        let segment = String(buffer[..<cut]).trimmingWhitespace()
+        buffer.removeFirst(cut)
+        if segment.contains(where: { $0.isLetter || $0.isNumber }) {
+            out.append(segment)
+            emittedCount += 1
+        } else if !segment.isEmpty, !out.isEmpty {
+            // Trailing punctuation only: attach it to the previous segment.
+            out[out.count - 1] += segment
+        }
+    }
+
+    /// Returns the index just past the end of the next complete segment, if any.
+    private func nextCut() -> Int? {
+        let isFirst = emittedCount == 0
+        var words = 0
+        var inWord = false
+        var lastComma: Int? = nil
+        var lastSpace: Int? = nil
+        var firstCut: Int? = nil
+        var index = 0
+        let count = buffer.count
+        while index < count {
+            let c = buffer[index]
+            if c.isWhitespace {
+                if inWord {
+                    words += 1
+                    inWord = false
+                    lastSpace = index
+                    if isFirst, words == policy.firstSegmentWords { firstCut = index }
+                }
+                if c.isNewline, words > 0 { return index + 1 }
+            } else {
+                inWord = true
+                if let end = sentenceEnd(at: index) { return end }
+                if Self.clauseMarks.contains(c), index + 1 < count, buffer[index + 1].isWhitespace {
+                    lastComma = index + 1
+                    if isFirst, words + 1 >= policy.firstSegmentMinWordsAtComma { return index + 1 }
+                }
+            }
+            if index + 1 >= policy.maxCharacters {
+                return lastComma ?? lastSpace ?? index + 1
+            }
+            index += 1
+        }
+        if isFirst, let firstCut, words >= policy.firstSegmentLookaheadWords {
+            return firstCut
+        }
+        if words >= policy.maxWords {
+            return lastComma ?? lastSpace
+        }
+        return nil
+    }
+
+    /// If a sentence ends at `index` (and whitespace follows), the cut position after it.
+    private func sentenceEnd(at index: Int) -> Int? {
+        let c = buffer[index]
+        guard Self.sentenceMarks.contains(c) else { return nil }
+        var end = index + 1
+        while end < buffer.count, Self.closers.contains(buffer[end]) { end += 1 }
+        guard end < buffer.count else { return nil }
+        if Self.isFullWidthStop(c) { return end }
+        guard buffer[end].isWhitespace else { return nil }
+        if c == ".", isAbbreviation(endingAt: index) { return nil }
+        return end
+    }
+
+    private func isAbbreviation(endingAt dot: Int) -> Bool {
+        var start = dot
+        while start > 0, !buffer[start - 1].isWhitespace { start -= 1 }
+        let word = String(buffer[start..<dot]).lowercased()
+        if word.count == 1, word.first?.isLetter == true { return true }  // initials: "J. Smith"
+        return Self.abbreviations.contains(word)
+    }
+
+    private static func isFullWidthStop(_ c: Character) -> Bool { c == "。" || c == "！" || c == "？" }
+    private static let sentenceMarks: Set<Character> = [".", "!", "?", "…", ";", "。", "！", "？"]
+    private static let clauseMarks: Set<Character> = [",", ":", "—", "–", "、", "，"]
+    private static let closers: Set<Character> = ["\"", "'", "”", "’", ")", "]", "»"]
+    private static let abbreviations: Set<String> = [
+        "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no",
+        "approx", "dept", "est", "fig", "inc", "ltd", "co", "mt", "ave", "u.s", "a.m", "p.m",
+    ]
+}
+
+extension String {
+    /// The string without leading and trailing whitespace and newlines.
+    package func trimmingWhitespace() -> String {
+        var scalars = Substring(self)
+        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
+        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
+        return String(scalars)
+    }
+}

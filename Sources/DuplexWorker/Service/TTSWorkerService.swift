@@ -1,0 +1,312 @@
+import DuplexConfig
+import DuplexCore
+import DuplexProto
+import Foundation
+import GRPCCore
+import Logging
+import Synchronization
+
+/// The worker side of the `duplex.tts.v1.TTSService` ABI (see docs/ABI.md).
+///
+/// Sessions bind a model (leased from the ``ModelManager``); each `Synthesize` call is one
+/// reply run through a ``SynthesisPipeline``; `Control` pauses, resumes or stops the
+/// session's current reply, or rescans the voice packs.
+public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProtocol, Sendable {
+    private struct Session {
+        var modelID: String
+        var options: VoiceOptions
+        var lease: ModelLease
+        var current: SynthesisRun?
+    }
+
+    /// The worker's configuration.
+    public let configuration: WorkerSection
+    /// The model manager.
+    public let manager: ModelManager
+    /// Live statistics.
+    public let stats = WorkerStats()
+    private let sessions = Mutex<[String: Session]>([:])
+    private let ready = Atomic<Bool>(false)
+    private let logger: Logger
+    private let maxSynthesisCharacters: Int
+
+    /// Creates the service.
+    public init(configuration: WorkerSection, manager: ModelManager, maxSynthesisCharacters: Int = 20_000, logger: Logger) {
+        self.configuration = configuration
+        self.manager = manager
+        self.maxSynthesisCharacters = maxSynthesisCharacters
+        self.logger = logger
+    }
+
+    /// Whether the default model is loaded and warmed up.
+    public var isReady: Bool { ready.load(ordering: .acquiring) }
+
+    /// The model sessions get when they ask for none.
+    public var defaultModelID: String? {
+        configuration.defaultModel.isEmpty ? manager.catalog.preferredDefault()?.modelID : configuration.defaultModel
+    }
+
+    /// Loads and warms up the default model; the worker reports ready afterwards.
+    public func prepare() async throws(DuplexError) {
+        guard let id = defaultModelID else {
+            throw DuplexError(.unknownModel, "No model is installed and no adapter offers one; enable an adapter (worker.adapters).")
+        }
+        guard manager.catalog.model(id) != nil else {
+            throw DuplexError(.unknownModel,
+                "worker.default_model '\(id)' is not installed. `duplex models list` shows the installed models.")
+        }
+        try await manager.load(id)
+        ready.store(true, ordering: .releasing)
+    }
+
+    /// Number of open sessions.
+    public var sessionCount: Int { sessions.withLock { $0.count } }
+
+    // MARK: Sessions
+
+    public func startSession(
+        request: Duplex_Tts_V1_StartSessionRequest, context: ServerContext
+    ) async throws -> Duplex_Tts_V1_StartSessionResponse {
+        try await mapErrors {
+            let id = request.sessionID
+            guard !id.isEmpty, id.count <= 128 else {
+                throw DuplexError(.invalidMessage, "session_id must be 1–128 characters.")
+            }
+            let options = try VoiceOptions(parsing: request.options)
+            guard let modelID = request.modelID.isEmpty ? defaultModelID : request.modelID else {
+                throw DuplexError(.unknownModel, "No model is installed.")
+            }
+            let isNew = sessions.withLock { $0[id] == nil }
+            if isNew, sessionCount >= configuration.maxSessions {
+                throw DuplexError(.sessionLimit, "This worker already serves \(configuration.maxSessions) sessions (worker.max_sessions).")
+            }
+            let lease = try await manager.acquire(modelID)
+            let previous: ModelLease? = sessions.withLock { all in
+                let old = all[id]?.lease
+                all[id] = Session(modelID: modelID, options: options, lease: lease, current: all[id]?.current)
+                return old
+            }
+            if let previous { await manager.release(previous) }
+            var response = Duplex_Tts_V1_StartSessionResponse()
+            response.success = true
+            response.modelID = modelID
+            return response
+        }
+    }
+
+    public func endSession(
+        request: Duplex_Tts_V1_EndSessionRequest, context: ServerContext
+    ) async throws -> Duplex_Tts_V1_EndSessionResponse {
+        let removed = sessions.withLock { $0.removeValue(forKey: request.sessionID) }
+        removed?.current?.stop()
+        if let lease = removed?.lease { await manager.release(lease) }
+        var response = Duplex_Tts_V1_EndSessionResponse()
+        response.success = removed != nil
+        return response
+    }
+
+    // MARK: Synthesis
+
+    public func synthesize(
+        request: RPCAsyncSequence<Duplex_Tts_V1_TextChunk, any Error>,
+        response: RPCWriter<Duplex_Tts_V1_AudioFrame>,
+        context: ServerContext
+    ) async throws {
+        let input = TextInput(request.makeAsyncIterator())
+        guard let first = try await input.next() else { return }
+        let sessionID = first.sessionID
+        let run = SynthesisRun()
+        let (lease, options) = try await mapErrors { () async throws -> (ModelLease, VoiceOptions) in
+            guard let session = sessions.withLock({ $0[sessionID] }) else {
+                throw DuplexError(.sessionNotFound, "No worker session '\(sessionID)'; call StartSession first.")
+            }
+            let lease = try await manager.acquire(session.modelID)
+            return (lease, session.options)
+        }
+        // A new reply replaces the session's current one.
+        let replaced = sessions.withLock { all -> SynthesisRun? in
+            let old = all[sessionID]?.current
+            all[sessionID]?.current = run
+            return old
+        }
+        replaced?.stop()
+        stats.synthesisStarted()
+        let pipeline = SynthesisPipeline(
+            model: lease.model, options: options, leadFrames: configuration.pacingLeadMs / OutputFormat.frameMilliseconds,
+            synthesisAhead: configuration.synthesisAhead, maxCharacters: maxSynthesisCharacters, clock: ContinuousClock())
+        let pending = Locked<Duplex_Tts_V1_TextChunk?>(first)
+        var figures = SynthesisFigures()
+        do {
+            let result = try await pipeline.run(
+                run,
+                nextText: {
+                    if let chunk = pending.withLock({ p in defer { p = nil }; return p }) {
+                        return TextPiece(text: chunk.text, isFinal: chunk.isFinal)
+                    }
+                    return try await input.next().map { TextPiece(text: $0.text, isFinal: $0.isFinal) }
+                },
+                emit: { frame in
+                    var message = Duplex_Tts_V1_AudioFrame()
+                    message.sessionID = sessionID
+                    message.audioData = frame.pcm
+                    message.sampleRate = UInt32(OutputFormat.sampleRate)
+                    message.frameDurationMs = UInt32(OutputFormat.frameMilliseconds)
+                    message.sequenceNumber = frame.sequence
+                    message.segmentIndex = frame.segmentIndex
+                    message.isFinal = frame.isFinal
+                    if let reason = frame.endReason {
+                        message.endReason = reason == .completed ? .completed : .stopped
+                    }
+                    try await response.write(message)
+                })
+            figures = result.1
+        } catch {
+            await finish(run: run, sessionID: sessionID, lease: lease, figures: figures)
+            if let error = error as? DuplexError { throw WireErrors.rpcError(error) }
+            if error is RPCError || error is CancellationError { throw error }
+            throw WireErrors.rpcError(DuplexError(.synthesisFailed, "Synthesis failed: \(error)", cause: error))
+        }
+        await finish(run: run, sessionID: sessionID, lease: lease, figures: figures)
+    }
+
+    private func finish(run: SynthesisRun, sessionID: String, lease: ModelLease, figures: SynthesisFigures) async {
+        sessions.withLock { all in
+            if all[sessionID]?.current === run { all[sessionID]?.current = nil }
+        }
+        stats.synthesisEnded(figures)
+        await manager.release(lease)
+    }
+
+    // MARK: Control
+
+    public func control(
+        request: Duplex_Tts_V1_ControlRequest, context: ServerContext
+    ) async throws -> Duplex_Tts_V1_ControlResponse {
+        var response = Duplex_Tts_V1_ControlResponse()
+        if request.command == .reload {
+            let problems = manager.catalog.rescan()
+            response.success = problems.isEmpty
+            response.message = "\(manager.catalog.all.count) models; \(problems.count) rejected packs"
+                + problems.map { "\n- \($0.message)" }.joined()
+            return response
+        }
+        let exists = sessions.withLock { $0[request.sessionID] != nil }
+        guard exists else {
+            throw WireErrors.rpcError(DuplexError(.sessionNotFound, "No worker session '\(request.sessionID)'."))
+        }
+        guard let run = sessions.withLock({ $0[request.sessionID]?.current }) else {
+            response.success = false
+            response.message = "Session '\(request.sessionID)' has no active synthesis."
+            return response
+        }
+        switch request.command {
+        case .pause: response.success = run.gate.pause()
+        case .resume: response.success = run.gate.resume()
+        case .stop:
+            run.stop()
+            response.success = true
+        default:
+            throw WireErrors.rpcError(DuplexError(.invalidMessage, "Unknown control command \(request.command.rawValue)."))
+        }
+        response.framesEmitted = run.framesEmitted
+        return response
+    }
+
+    // MARK: Models
+
+    public func listModels(
+        request: Duplex_Tts_V1_ListModelsRequest, context: ServerContext
+    ) async throws -> Duplex_Tts_V1_ListModelsResponse {
+        let resident = Set(await manager.residentModelIDs)
+        var response = Duplex_Tts_V1_ListModelsResponse()
+        response.models = manager.catalog.all.map { model in
+            var info = Duplex_Tts_V1_ModelInfo()
+            info.modelID = model.modelID
+            info.family = model.family
+            info.isLoaded = resident.contains(model.modelID)
+            info.languages = model.languages
+            info.metadata = model.metadata.merging(
+                ["display_name": model.displayName, "sample_rate": "\(model.sampleRate)", "tags": model.tags.sorted().joined(separator: ",")],
+                uniquingKeysWith: { a, _ in a })
+            return info
+        }
+        return response
+    }
+
+    public func loadModel(
+        request: Duplex_Tts_V1_LoadModelRequest, context: ServerContext
+    ) async throws -> Duplex_Tts_V1_LoadModelResponse {
+        try await mapErrors {
+            let start = ContinuousClock.now
+            let model = try await manager.load(request.modelID)
+            var response = Duplex_Tts_V1_LoadModelResponse()
+            response.success = true
+            response.loadDurationMs = (ContinuousClock.now - start).milliseconds
+            response.message = "loaded in \(model.loadDuration.milliseconds) ms, warmed up in \(model.warmupDuration.milliseconds) ms"
+            return response
+        }
+    }
+
+    public func unloadModel(
+        request: Duplex_Tts_V1_UnloadModelRequest, context: ServerContext
+    ) async throws -> Duplex_Tts_V1_UnloadModelResponse {
+        try await mapErrors {
+            try await manager.unload(request.modelID)
+            var response = Duplex_Tts_V1_UnloadModelResponse()
+            response.success = true
+            response.message = "unloaded"
+            return response
+        }
+    }
+
+    public func getCapabilities(
+        request: Duplex_Tts_V1_GetCapabilitiesRequest, context: ServerContext
+    ) async throws -> Duplex_Tts_V1_GetCapabilitiesResponse {
+        let models = manager.catalog.all
+        var capabilities = Duplex_Tts_V1_Capabilities()
+        capabilities.streaming = true
+        capabilities.zeroShot = models.contains { $0.tags.contains("zero_shot") }
+        capabilities.lora = models.contains { $0.tags.contains("lora") }
+        capabilities.cpuOk = models.contains { $0.tags.contains("cpu_ok") }
+        capabilities.emotiveZeroPrompt = models.contains { $0.tags.contains("expressive") }
+        capabilities.languages = Array(Set(models.flatMap(\.languages))).sorted()
+        capabilities.maxConcurrentSessions = Int32(configuration.maxSessions)
+        var response = Duplex_Tts_V1_GetCapabilitiesResponse()
+        response.capabilities = capabilities
+        response.residentModels = await manager.residentModelIDs
+        response.workerName = configuration.name
+        response.ready = isReady
+        response.metrics = [
+            "active_sessions": Double(sessionCount),
+            "active_syntheses": Double(stats.activeSyntheses),
+            "queue_depth": Double(stats.activeSyntheses),
+            "rtf_p50": stats.realTimeFactorP50,
+            "first_audio_p50_ms": stats.firstAudioP50,
+        ]
+        return response
+    }
+
+    private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DuplexError {
+            throw WireErrors.rpcError(error)
+        }
+    }
+}
+
+/// The request stream's iterator, shared between the handler (which reads the first
+/// chunk) and the pipeline's reader task (which reads the rest). Only one task calls
+/// ``next()`` at a time — the handler before the pipeline starts, then the reader — so
+/// the unchecked Sendable conformance is safe.
+final class TextInput: @unchecked Sendable {
+    private var iterator: RPCAsyncSequence<Duplex_Tts_V1_TextChunk, any Error>.AsyncIterator
+
+    init(_ iterator: RPCAsyncSequence<Duplex_Tts_V1_TextChunk, any Error>.AsyncIterator) {
+        self.iterator = iterator
+    }
+
+    func next() async throws -> Duplex_Tts_V1_TextChunk? {
+        try await iterator.next()
+    }
+}

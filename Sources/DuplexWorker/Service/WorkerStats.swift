@@ -1,0 +1,54 @@
+import Metrics
+import Synchronization
+
+/// Live figures a worker reports in `GetCapabilities` (and, later, in its registry entry):
+/// active sessions and syntheses, and rolling p50s of first-audio latency and real-time factor.
+public final class WorkerStats: Sendable {
+    private struct State {
+        var firstAudioMs: [Double] = []
+        var realTimeFactors: [Double] = []
+        var activeSyntheses = 0
+    }
+
+    private let state = Mutex(State())
+    private let window = 200
+    private let firstAudioTimer = Metrics.Timer(label: "duplex_worker_first_audio_seconds")
+    private let rtfRecorder = Recorder(label: "duplex_worker_rtf", aggregate: true)
+    private let synthesesCounter = Counter(label: "duplex_worker_syntheses_total")
+
+    /// Creates empty statistics.
+    public init() {}
+
+    /// Syntheses currently running.
+    public var activeSyntheses: Int { state.withLock { $0.activeSyntheses } }
+
+    func synthesisStarted() {
+        state.withLock { $0.activeSyntheses += 1 }
+        synthesesCounter.increment()
+    }
+
+    func synthesisEnded(_ figures: SynthesisFigures) {
+        state.withLock { s in
+            s.activeSyntheses -= 1
+            if let first = figures.firstAudio {
+                s.firstAudioMs.append(first.millisecondsDouble)
+                if s.firstAudioMs.count > window { s.firstAudioMs.removeFirst() }
+            }
+            s.realTimeFactors += figures.realTimeFactors
+            if s.realTimeFactors.count > window { s.realTimeFactors.removeFirst(s.realTimeFactors.count - window) }
+        }
+        if let first = figures.firstAudio { firstAudioTimer.recordNanoseconds(Int64(first.millisecondsDouble * 1e6)) }
+        figures.realTimeFactors.forEach { rtfRecorder.record($0) }
+    }
+
+    /// Median first-audio latency in milliseconds over the recent window (0 if none).
+    public var firstAudioP50: Double { state.withLock { Self.median($0.firstAudioMs) } }
+    /// Median real-time factor over the recent window (0 if none).
+    public var realTimeFactorP50: Double { state.withLock { Self.median($0.realTimeFactors) } }
+
+    static func median(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let sorted = values.sorted()
+        return sorted[sorted.count / 2]
+    }
+}

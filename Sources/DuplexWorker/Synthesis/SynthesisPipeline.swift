@@ -1,0 +1,269 @@
+import DuplexCore
+import DuplexDSP
+import Foundation
+import Synchronization
+
+/// A piece of text arriving for a synthesis.
+public struct TextPiece: Sendable {
+    /// The text (may be a single token).
+    public var text: String
+    /// True on the last piece: flush everything.
+    public var isFinal: Bool
+
+    /// Creates a piece.
+    public init(text: String, isFinal: Bool) {
+        self.text = text
+        self.isFinal = isFinal
+    }
+}
+
+/// A frame leaving the pipeline.
+public struct PipelineFrame: Sendable {
+    /// s16le mono 48 kHz PCM (1920 bytes for data frames; empty for the end marker).
+    public var pcm: Data
+    /// 1-based sequence number within the synthesis.
+    public var sequence: UInt64
+    /// Index of the text segment the frame belongs to.
+    public var segmentIndex: UInt32
+    /// True for the end marker.
+    public var isFinal: Bool
+    /// Why the synthesis ended (set on the end marker).
+    public var endReason: EndReason?
+}
+
+/// Why a synthesis ended.
+public enum EndReason: Sendable, Equatable {
+    /// All text was spoken.
+    case completed
+    /// STOP (or a replacing synthesis) ended it.
+    case stopped
+}
+
+/// Handle on a running synthesis: PAUSE/RESUME/STOP it and read its progress.
+public final class SynthesisRun: Sendable {
+    /// Pause/resume/stop state.
+    public let gate = PlaybackGate()
+    private let emitted = Atomic<UInt64>(0)
+    private let stopHandlers = Mutex<[@Sendable () -> Void]?>([])
+
+    /// Creates a handle.
+    public init() {}
+
+    /// Stops the synthesis: no further data frames; the stream ends with an end marker.
+    public func stop() {
+        gate.stop()
+        let handlers = stopHandlers.withLock { handlers in
+            defer { handlers = nil }
+            return handlers ?? []
+        }
+        handlers.forEach { $0() }
+    }
+
+    /// Registers work to do on ``stop()`` (runs at once if already stopped).
+    func onStop(_ handler: @escaping @Sendable () -> Void) {
+        let runNow = stopHandlers.withLock { handlers -> Bool in
+            guard handlers != nil else { return true }
+            handlers!.append(handler)
+            return false
+        }
+        if runNow { handler() }
+    }
+
+    /// Data frames emitted so far.
+    public var framesEmitted: UInt64 { emitted.load(ordering: .relaxed) }
+
+    func countFrame() { emitted.add(1, ordering: .relaxed) }
+}
+
+/// Timing figures of one synthesis, reported to the worker's statistics.
+public struct SynthesisFigures: Sendable {
+    /// First text received → first frame handed to the transport.
+    public var firstAudio: Duration?
+    /// Inference time / audio duration, per segment.
+    public var realTimeFactors: [Double] = []
+}
+
+/// Turns a stream of text pieces into paced 20 ms frames of 48 kHz audio:
+///
+/// 1. the **reader** segments incoming text into speakable clauses (``TextSegmenter``);
+/// 2. the **producer** synthesizes each segment (at most `synthesisAhead` segments ahead
+///    of playback), resamples to 48 kHz, applies the voice's loudness gain and cuts frames;
+/// 3. the **emitter** hands frames out on a monotonic clock (``Pacer``), honouring
+///    PAUSE/RESUME/STOP through the run's ``PlaybackGate``, then emits one end marker.
+///
+/// The three are children of one task group: when the emitter ends, the others are cancelled.
+public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration == Duration {
+    /// The voice and its calibration.
+    public var model: LoadedModel
+    /// Per-session voice options.
+    public var options: VoiceOptions
+    /// Frames sent ahead of real time at the start and after a pause.
+    public var leadFrames: Int
+    /// Segments synthesized ahead of playback.
+    public var synthesisAhead: Int
+    /// Most characters one synthesis may receive.
+    public var maxCharacters: Int
+    /// The clock used for pacing.
+    public var clock: C
+
+    /// Creates a pipeline.
+    public init(model: LoadedModel, options: VoiceOptions, leadFrames: Int, synthesisAhead: Int, maxCharacters: Int, clock: C) {
+        self.model = model
+        self.options = options
+        self.leadFrames = leadFrames
+        self.synthesisAhead = synthesisAhead
+        self.maxCharacters = maxCharacters
+        self.clock = clock
+    }
+
+    private struct SegmentAudio: Sendable {
+        var index: UInt32
+        var frames: [Data]
+    }
+
+    private enum Child: Sendable { case reader, producer, emitter }
+
+    /// Runs the synthesis.
+    /// - Parameters:
+    ///   - run: the control handle (PAUSE/RESUME/STOP).
+    ///   - nextText: returns the next text piece, or nil when the input ends.
+    ///   - emit: delivers a frame to the transport.
+    /// - Returns: why the synthesis ended, and its timing figures.
+    public func run(
+        _ run: SynthesisRun,
+        nextText: @escaping @Sendable () async throws -> TextPiece?,
+        emit: @escaping @Sendable (PipelineFrame) async throws -> Void
+    ) async throws -> (EndReason, SynthesisFigures) {
+        let segments = AsyncBoundedQueue<String>(capacity: 4096)
+        let audio = AsyncBoundedQueue<SegmentAudio>(capacity: synthesisAhead)
+        let figures = Locked(SynthesisFigures())
+        let firstText = Locked<C.Instant?>(nil)
+        let outcome = Locked<EndReason>(.completed)
+        let clock = self.clock
+        // STOP must also wake an emitter that is waiting for audio (e.g. for more text).
+        run.onStop { audio.finish(throwing: CancellationError()) }
+
+        try await withThrowingTaskGroup(of: Child.self) { group in
+            group.addTask {
+                // Reader: text → segments.
+                var segmenter = TextSegmenter()
+                var total = 0
+                do {
+                    while let piece = try await nextText() {
+                        firstText.withLock { if $0 == nil { $0 = clock.now } }
+                        total += piece.text.count
+                        guard total <= maxCharacters else {
+                            throw DuplexError(.textTooLong, "A synthesis may receive at most \(maxCharacters) characters.")
+                        }
+                        for segment in segmenter.append(piece.text) { try await segments.send(segment) }
+                        if piece.isFinal { break }
+                    }
+                    for segment in segmenter.flush() { try await segments.send(segment) }
+                    segments.finish()
+                } catch {
+                    segments.finish(throwing: error)
+                    throw error
+                }
+                return .reader
+            }
+            group.addTask {
+                // Producer: segments → frames, a bounded number of segments ahead.
+                do {
+                    try await produce(segments: segments, audio: audio, figures: figures)
+                    audio.finish()
+                } catch {
+                    audio.finish(throwing: error)
+                    throw error
+                }
+                return .producer
+            }
+            group.addTask {
+                // Emitter: paced frames out, then the end marker.
+                let reason = try await emitFrames(run, audio: audio, firstText: firstText, figures: figures, emit: emit)
+                outcome.withLock { $0 = reason }
+                return .emitter
+            }
+            for try await child in group where child == .emitter {
+                group.cancelAll()
+            }
+        }
+        return (outcome.withLock { $0 }, figures.withLock { $0 })
+    }
+
+    private func produce(
+        segments: AsyncBoundedQueue<String>, audio: AsyncBoundedQueue<SegmentAudio>, figures: Locked<SynthesisFigures>
+    ) async throws {
+        let resampler = try Resampler(from: model.voice.sampleRate, to: OutputFormat.sampleRate)
+        var framer = FrameAssembler()
+        var index: UInt32 = 0
+        let inferenceClock = ContinuousClock()
+        while let segment = try await segments.next() {
+            let start = inferenceClock.now
+            var samples = try await model.voice.synthesize(segment, options: options)
+            let elapsed = inferenceClock.now - start
+            if !samples.isEmpty {
+                let seconds = Double(samples.count) / Double(model.voice.sampleRate)
+                figures.withLock { $0.realTimeFactors.append(elapsed.millisecondsDouble / 1000 / seconds) }
+            }
+            samples = resampler.process(samples) + resampler.flush()
+            LoudnessNormalizer.apply(gain: model.gain, to: &samples)
+            var frames: [Data] = []
+            frames.reserveCapacity(samples.count / OutputFormat.samplesPerFrame + 1)
+            framer.append(SampleConversion.int16(from: samples)) { frame in
+                frames.append(frame.withUnsafeBytes { Data($0) })
+            }
+            if var tail = framer.flush() {
+                // Pad the segment's last frame with silence so every data frame is a full 20 ms.
+                tail += repeatElement(0, count: OutputFormat.samplesPerFrame - tail.count)
+                frames.append(tail.withUnsafeBytes { Data($0) })
+            }
+            try await audio.send(SegmentAudio(index: index, frames: frames))
+            index += 1
+        }
+    }
+
+    private func emitFrames(
+        _ run: SynthesisRun, audio: AsyncBoundedQueue<SegmentAudio>, firstText: Locked<C.Instant?>,
+        figures: Locked<SynthesisFigures>, emit: @Sendable (PipelineFrame) async throws -> Void
+    ) async throws -> EndReason {
+        var pacer = Pacer(clock: clock, interval: OutputFormat.frameDuration, lead: leadFrames)
+        var sequence: UInt64 = 0
+        var lastSegment: UInt32 = 0
+        var reason = EndReason.completed
+        emitting: while true {
+            let next: SegmentAudio?
+            do {
+                next = try await audio.next()
+            } catch is CancellationError {
+                reason = .stopped
+                break
+            }
+            guard let segment = next else { break }
+            lastSegment = segment.index
+            for frame in segment.frames {
+                try await pacer.waitForNextFrame()
+                switch await run.gate.pass() {
+                case .stopped:
+                    reason = .stopped
+                    break emitting
+                case .resumed:
+                    pacer.reanchor()
+                    _ = pacer.nextDeadline(now: clock.now)
+                case .proceed:
+                    break
+                }
+                sequence += 1
+                try await emit(PipelineFrame(pcm: frame, sequence: sequence, segmentIndex: segment.index, isFinal: false, endReason: nil))
+                run.countFrame()
+                if sequence == 1, let start = firstText.withLock({ $0 }) {
+                    let latency = start.duration(to: clock.now)
+                    figures.withLock { $0.firstAudio = latency }
+                }
+            }
+        }
+        if run.gate.isStopped { reason = .stopped }
+        sequence += 1
+        try await emit(PipelineFrame(pcm: Data(), sequence: sequence, segmentIndex: lastSegment, isFinal: true, endReason: reason))
+        return reason
+    }
+}
