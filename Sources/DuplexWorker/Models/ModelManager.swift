@@ -165,16 +165,3 @@ public actor ModelManager {
     }
 }
 
-extension Duration {
-    /// Whole milliseconds.
-    public var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    /// Milliseconds as a floating-point number.
-    public var millisecondsDouble: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) * 1000 + Double(attoseconds) / 1e15
-    }
-}

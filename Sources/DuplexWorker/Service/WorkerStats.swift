@@ -1,3 +1,4 @@
+import DuplexCore
 import Metrics
 import Synchronization
 

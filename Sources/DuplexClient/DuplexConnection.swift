@@ -1,0 +1,123 @@
+import DuplexCore
+import Foundation
+import HummingbirdWSClient
+import Logging
+import NIOCore
+
+/// A message received from the server, stamped with its arrival time.
+public struct IncomingMessage: Sendable {
+    /// Text (a JSON event) or binary (one audio frame).
+    public enum Payload: Sendable {
+        case text(String)
+        case binary(Data)
+    }
+
+    /// The payload.
+    public var payload: Payload
+    /// When it arrived (monotonic).
+    public var receivedAt: ContinuousClock.Instant
+
+    /// The event's `type` for JSON messages, nil for binary frames.
+    public var type: String? { json?["type"] as? String }
+
+    /// The parsed JSON object of a text message.
+    public var json: [String: Any]? {
+        guard case .text(let text) = payload else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    }
+
+    /// The frame bytes of a binary message.
+    public var binary: Data? {
+        if case .binary(let data) = payload { return data }
+        return nil
+    }
+}
+
+/// A WebSocket connection to a Duplex server (protocol v1), for the CLI, the benchmark
+/// and tests.
+///
+/// ```swift
+/// try await DuplexConnection.connect(url: "ws://127.0.0.1:8080/ws", logger: logger) { connection in
+///     let start = try await connection.next(type: "session_start")
+///     let reply = try await connection.speak("Hello there.")
+/// }
+/// ```
+public final class DuplexConnection: Sendable {
+    private let outbound: WebSocketOutboundWriter
+    private let inbox: AsyncBoundedQueue<IncomingMessage>
+
+    init(outbound: WebSocketOutboundWriter, inbox: AsyncBoundedQueue<IncomingMessage>) {
+        self.outbound = outbound
+        self.inbox = inbox
+    }
+
+    /// Connects, runs `body`, then closes the connection.
+    public static func connect<T: Sendable>(
+        url: String, logger: Logger, _ body: @escaping @Sendable (DuplexConnection) async throws -> T
+    ) async throws -> T {
+        let result = Locked<Result<T, any Error>?>(nil)
+        _ = try await WebSocketClient.connect(
+            url: url, configuration: .init(maxFrameSize: 1 << 22, validateUTF8: true), logger: logger
+        ) { inbound, outbound, _ in
+            let inbox = AsyncBoundedQueue<IncomingMessage>(capacity: 1 << 16)
+            let connection = DuplexConnection(outbound: outbound, inbox: inbox)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    do {
+                        for try await message in inbound.messages(maxSize: 1 << 24) {
+                            let now = ContinuousClock.now
+                            switch message {
+                            case .text(let text): try await inbox.send(IncomingMessage(payload: .text(text), receivedAt: now))
+                            case .binary(let buffer):
+                                try await inbox.send(IncomingMessage(payload: .binary(Data(buffer.readableBytesView)), receivedAt: now))
+                            }
+                        }
+                        inbox.finish()
+                    } catch {
+                        inbox.finish(throwing: error)
+                    }
+                }
+                do {
+                    let value = try await body(connection)
+                    result.withLock { $0 = .success(value) }
+                } catch {
+                    result.withLock { $0 = .failure(error) }
+                }
+                group.cancelAll()
+            }
+        }
+        guard let outcome = result.value else {
+            throw DuplexError(.workerUnavailable, "The connection to \(url) closed before the client finished.")
+        }
+        return try outcome.get()
+    }
+
+    /// Sends a JSON object.
+    public func send(json object: [String: Any]) async throws {
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+        try await outbound.write(.text(String(decoding: data, as: UTF8.self)))
+    }
+
+    /// Sends raw text (for tests of malformed input).
+    public func send(raw text: String) async throws {
+        try await outbound.write(.text(text))
+    }
+
+    /// Sends raw binary.
+    public func send(binary data: Data) async throws {
+        try await outbound.write(.binary(ByteBuffer(bytes: data)))
+    }
+
+    /// The next message, or nil when the server closed the connection.
+    public func next() async throws -> IncomingMessage? {
+        try await inbox.next()
+    }
+
+    /// Skips messages until one of the given type arrives.
+    public func next(type: String) async throws -> IncomingMessage {
+        while let message = try await next() {
+            if message.type == type { return message }
+        }
+        throw DuplexError(.invalidState, "The server closed the connection before sending \(type).")
+    }
+}

@@ -1,0 +1,81 @@
+import DuplexCore
+import Foundation
+
+/// Everything received for one reply (`tts_start` … `tts_end`).
+public struct SpokenReply: Sendable {
+    /// The reply's turn id.
+    public var turnID = ""
+    /// Concatenated s16le 48 kHz PCM.
+    public var pcm = Data()
+    /// Sizes of the binary frames, in order.
+    public var frameSizes: [Int] = []
+    /// Arrival time of each frame.
+    public var frameTimes: [ContinuousClock.Instant] = []
+    /// `tts_end.reason`.
+    public var reason = ""
+    /// `tts_end.frames`.
+    public var reportedFrames = 0
+    /// Error events received during the reply.
+    public var errors: [String] = []
+    /// When the text was sent.
+    public var sentAt: ContinuousClock.Instant
+
+    /// Text sent → first frame received.
+    public var firstAudioLatency: Duration? { frameTimes.first.map { sentAt.duration(to: $0) } }
+
+    /// The samples.
+    public var samples: [Int16] {
+        pcm.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+    }
+
+    /// Deviations of frame inter-arrival times from 20 ms, in ms (after the initial lead burst).
+    public func jitterMilliseconds(skipping lead: Int = 3) -> [Double] {
+        guard frameTimes.count > lead + 1 else { return [] }
+        return (lead + 1..<frameTimes.count).map { i in
+            abs(frameTimes[i - 1].duration(to: frameTimes[i]).millisecondsDouble - Double(OutputFormat.frameMilliseconds))
+        }
+    }
+}
+
+extension DuplexConnection {
+    /// Sends `text` as one final `text` message and collects the reply.
+    public func speak(_ text: String) async throws -> SpokenReply {
+        let sentAt = ContinuousClock.now
+        try await send(json: ["type": "text", "text": text, "is_final": true])
+        return try await collectReply(sentAt: sentAt)
+    }
+
+    /// Collects messages until `tts_end`, calling `onFrame` after each audio frame.
+    public func collectReply(
+        sentAt: ContinuousClock.Instant, onFrame: (Int, DuplexConnection) async throws -> Void = { _, _ in }
+    ) async throws -> SpokenReply {
+        var reply = SpokenReply(sentAt: sentAt)
+        while let message = try await next() {
+            if let data = message.binary {
+                reply.pcm.append(data)
+                reply.frameSizes.append(data.count)
+                reply.frameTimes.append(message.receivedAt)
+                try await onFrame(reply.frameSizes.count, self)
+                continue
+            }
+            guard let json = message.json, let type = json["type"] as? String else { continue }
+            switch type {
+            case "tts_start": reply.turnID = json["turn_id"] as? String ?? ""
+            case "audio":
+                if let b64 = json["pcm"] as? String, let data = Data(base64Encoded: b64) {
+                    reply.pcm.append(data)
+                    reply.frameSizes.append(data.count)
+                    reply.frameTimes.append(message.receivedAt)
+                    try await onFrame(reply.frameSizes.count, self)
+                }
+            case "error": reply.errors.append("\(json["code"] ?? "?"): \(json["message"] ?? "")")
+            case "tts_end":
+                reply.reason = json["reason"] as? String ?? ""
+                reply.reportedFrames = json["frames"] as? Int ?? -1
+                return reply
+            default: break
+            }
+        }
+        throw DuplexError(.workerUnavailable, "The server closed the connection during the reply.")
+    }
+}

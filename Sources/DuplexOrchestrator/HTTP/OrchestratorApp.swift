@@ -1,0 +1,105 @@
+import DuplexConfig
+import DuplexCore
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// Builds the orchestrator's HTTP + WebSocket application:
+/// `GET /health`, `GET /metrics`, `GET /` and the WebSocket at `/ws` (protocol v1).
+public enum OrchestratorApp {
+    /// Creates the application.
+    /// - Parameters:
+    ///   - onListening: called with the bound port once the server runs (useful with port 0).
+    public static func make(
+        configuration: DuplexConfiguration, pool: WorkerPool, registry: PrometheusCollectorRegistry,
+        logger: Logger, services: [any Service] = [], onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
+        let sessions = Atomic<Int>(0)
+        let active = Recorder(label: "duplex_ws_sessions_active", aggregate: false)
+        let limits = configuration.limits
+
+        let router = Router()
+        router.get("/health") { _, _ -> Response in
+            let workers = await pool.health()
+            let healthy = workers.contains { $0.reachable && $0.ready }
+            let body: [String: Any] = [
+                "status": healthy ? "ok" : "degraded",
+                "sessions": sessions.load(ordering: .relaxed),
+                "workers": workers.map { w -> [String: Any] in
+                    ["address": w.address, "reachable": w.reachable, "ready": w.ready, "name": w.name,
+                     "resident_models": w.residentModels, "metrics": w.metrics]
+                },
+            ]
+            return jsonResponse(body, status: healthy ? .ok : .serviceUnavailable)
+        }
+        router.get("/metrics") { _, _ -> Response in
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
+        }
+        router.get("/") { _, _ -> Response in
+            Response(
+                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(string: placeholderPage)))
+        }
+
+        let wsRouter = Router(context: BasicWebSocketRequestContext.self)
+        wsRouter.ws("/ws") { _, _ in
+            .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            let id = UUID().uuidString.lowercased()
+            let count = sessions.add(1, ordering: .relaxed).newValue
+            active.record(count)
+            defer {
+                let left = sessions.subtract(1, ordering: .relaxed).newValue
+                active.record(left)
+            }
+            let session = ClientSession(id: id, outbound: outbound, pool: pool, limits: limits, logger: logger)
+            guard count <= limits.maxSessions else {
+                await session.send(.error(DuplexError(.sessionLimit, "The server already has \(limits.maxSessions) sessions (limits.max_sessions); try again later.")))
+                await session.send(.sessionEnd(sessionID: id, reason: "session_limit"))
+                return
+            }
+            logger.info("session started", metadata: ["session.id": "\(id)"])
+            await session.run(inbound: inbound)
+            logger.info("session ended", metadata: ["session.id": "\(id)"])
+        }
+
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: wsRouter,
+                configuration: .init(maxFrameSize: max(1 << 16, limits.maxMessageBytes + 1024), validateUTF8: true)),
+            configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "duplex"),
+            services: services,
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: logger)
+    }
+
+    private static func jsonResponse(_ object: [String: Any], status: HTTPResponse.Status) -> Response {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(
+            status: status, headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static let placeholderPage = """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>Duplex</title>
+        <meta name="viewport" content="width=device-width, initial-scale=1"></head>
+        <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; line-height: 1.5">
+        <h1>Duplex</h1>
+        <p>The realtime speech server is running. Connect a WebSocket client to <code>/ws</code>
+        (protocol v1, see docs/WEBSOCKET_PROTOCOL.md), or try <code>duplex say "Hello there." --out hello.wav</code>.</p>
+        <p><a href="/health">/health</a> · <a href="/metrics">/metrics</a></p>
+        </body></html>
+        """
+}

@@ -1,0 +1,43 @@
+import DuplexCore
+import Foundation
+
+/// Messages the server sends as WebSocket text (protocol v1).
+public enum ServerMessage: Sendable {
+    case sessionStart(sessionID: String, modelID: String, audioFormat: ClientMessage.AudioDelivery, mode: String)
+    case ttsStart(turnID: String)
+    case ttsEnd(turnID: String, frames: Int, reason: String)
+    case audio(pcm: Data, sequence: Int)
+    case error(DuplexError)
+    case sessionEnd(sessionID: String, reason: String)
+    case modelStatus(modelID: String, state: String, message: String?)
+
+    /// The JSON text of the message.
+    public var json: String {
+        var object: [String: Any]
+        switch self {
+        case .sessionStart(let sessionID, let modelID, let format, let mode):
+            object = [
+                "type": "session_start", "session_id": sessionID, "model_id": modelID, "sample_rate": OutputFormat.sampleRate,
+                "frame_ms": OutputFormat.frameMilliseconds, "audio_format": format.rawValue, "mode": mode, "protocol": 1,
+            ]
+        case .ttsStart(let turnID):
+            object = ["type": "tts_start", "turn_id": turnID]
+        case .ttsEnd(let turnID, let frames, let reason):
+            object = ["type": "tts_end", "turn_id": turnID, "frames": frames, "reason": reason]
+        case .audio(let pcm, let sequence):
+            object = [
+                "type": "audio", "pcm": pcm.base64EncodedString(), "sample_rate": OutputFormat.sampleRate,
+                "frame_ms": OutputFormat.frameMilliseconds, "sequence": sequence,
+            ]
+        case .error(let error):
+            object = ["type": "error", "code": error.code.rawValue, "message": error.message]
+        case .sessionEnd(let sessionID, let reason):
+            object = ["type": "session_end", "session_id": sessionID, "reason": reason]
+        case .modelStatus(let modelID, let state, let message):
+            object = ["type": "model_status", "model_id": modelID, "state": state]
+            if let message { object["message"] = message }
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,328 @@
+import DuplexConfig
+import DuplexCore
+import DuplexProto
+import Foundation
+import GRPCCore
+import HummingbirdWebSocket
+import Logging
+import Metrics
+import NIOCore
+
+/// One WebSocket client: protocol v1 in TTS mode. Text pieces become replies that are
+/// synthesized by a worker and streamed back as 20 ms frames; control messages act on the
+/// worker stream at once. Replies play one after another; a bad message gets an `error`
+/// and never ends the session.
+final class ClientSession: Sendable {
+    private struct State {
+        var worker: WorkerConnection?
+        var workerSessionOpen = false
+        var modelID = ""
+        var requestedModel = ""
+        var delivery = ClientMessage.AudioDelivery.binary
+        var voiceOptions: [String: String] = [:]
+        var openReply: Reply?
+        var currentReply: Reply?
+        var turnCounter = 0
+    }
+
+    let id: String
+    private let outbound: WebSocketOutboundWriter
+    private let pool: WorkerPool
+    private let limits: LimitsSection
+    private let logger: Logger
+    private let state = Locked(State())
+    private let framesCounter = Counter(label: "duplex_ws_frames_sent_total")
+    private let firstAudioTimer = Metrics.Timer(label: "duplex_ws_first_audio_seconds")
+
+    init(id: String, outbound: WebSocketOutboundWriter, pool: WorkerPool, limits: LimitsSection, logger: Logger) {
+        self.id = id
+        self.outbound = outbound
+        self.pool = pool
+        self.limits = limits
+        var logger = logger
+        logger[metadataKey: "session.id"] = "\(id)"
+        self.logger = logger
+    }
+
+    /// Serves the connection until the client closes it.
+    func run(inbound: WebSocketInboundStream) async {
+        do {
+            try await openWorkerSession()
+        } catch {
+            await send(.error(error))
+        }
+        await sendSessionStart()
+        let replies = AsyncBoundedQueue<Reply>(capacity: limits.maxQueuedReplies)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                while let reply = try? await replies.next() {
+                    await self.play(reply)
+                }
+            }
+            do {
+                for try await message in inbound.messages(maxSize: 64 << 20) {
+                    switch message {
+                    case .text(let text):
+                        await handle(text: text, replies: replies)
+                    case .binary(let buffer):
+                        if buffer.readableBytes > limits.maxMessageBytes {
+                            await send(.error(DuplexError(.messageTooLarge, "Message of \(buffer.readableBytes) bytes exceeds limits.max_message_bytes (\(limits.maxMessageBytes)).")))
+                        } else {
+                            await send(.error(DuplexError(.invalidMessage, "Binary audio input is only accepted in conversation mode.")))
+                        }
+                    }
+                }
+            } catch {
+                logger.debug("client connection ended", metadata: ["error.message": "\(error)"])
+            }
+            // The client is gone: stop the current reply and drop queued ones.
+            replies.finish()
+            let (open, current) = state.withLock { s in (s.openReply, s.currentReply) }
+            open?.finishText()
+            current?.gate.stop()
+            current?.finishText()
+            group.cancelAll()
+        }
+        await closeWorkerSession()
+    }
+
+    // MARK: Inbound
+
+    private func handle(text: String, replies: AsyncBoundedQueue<Reply>) async {
+        guard text.utf8.count <= limits.maxMessageBytes else {
+            await send(.error(DuplexError(.messageTooLarge, "Message of \(text.utf8.count) bytes exceeds limits.max_message_bytes (\(limits.maxMessageBytes)).")))
+            return
+        }
+        let message: ClientMessage
+        do {
+            message = try ClientMessage.parse(text, maxTextCharacters: limits.maxTextChars)
+        } catch {
+            await send(.error(error))
+            return
+        }
+        switch message {
+        case .start(let options):
+            await start(options)
+        case .text(let body, let isFinal):
+            await appendText(body, isFinal: isFinal, replies: replies)
+        case .control(let command):
+            await control(command)
+        }
+    }
+
+    private func start(_ options: ClientMessage.StartOptions) async {
+        if options.mode == "conversation" {
+            await send(.error(DuplexError(.invalidMessage, "Conversation mode is not available on this server yet; use \"mode\":\"tts\".")))
+            return
+        }
+        state.withLock { s in
+            if let delivery = options.audioFormat { s.delivery = delivery }
+            s.voiceOptions.merge(options.voiceOptions) { _, new in new }
+            if let model = options.modelID { s.requestedModel = model }
+        }
+        do {
+            try await openWorkerSession()
+        } catch {
+            await send(.error(error))
+        }
+        await sendSessionStart()
+    }
+
+    private func appendText(_ body: String, isFinal: Bool, replies: AsyncBoundedQueue<Reply>) async {
+        enum Outcome { case appended(Reply), create(Reply) }
+        let outcome = state.withLock { s -> Outcome in
+            if let open = s.openReply { return .appended(open) }
+            s.turnCounter += 1
+            let reply = Reply(turnID: "\(id)-t\(s.turnCounter)", maxCharacters: limits.maxReplyChars)
+            s.openReply = reply
+            return .create(reply)
+        }
+        let reply: Reply
+        switch outcome {
+        case .appended(let open): reply = open
+        case .create(let new):
+            guard replies.count < limits.maxQueuedReplies else {
+                state.withLock { $0.openReply = nil }
+                await send(.error(DuplexError(.textTooLong, "\(limits.maxQueuedReplies) replies are already queued (limits.max_queued_replies); wait for tts_end or STOP.")))
+                return
+            }
+            do {
+                try await replies.send(new)
+            } catch {
+                return
+            }
+            reply = new
+        }
+        do {
+            try reply.append(body, isFinal: isFinal)
+        } catch {
+            await send(.error(error))
+        }
+        if isFinal {
+            state.withLock { s in if s.openReply === reply { s.openReply = nil } }
+        }
+    }
+
+    private func control(_ command: ClientMessage.ControlCommand) async {
+        guard let reply = state.withLock({ $0.currentReply }) else { return }
+        switch command {
+        case .pause:
+            // Gate first: no frame leaves the orchestrator from now on, whatever is in flight.
+            reply.gate.pause()
+            await workerControl(.pause)
+        case .resume:
+            await workerControl(.resume)
+            reply.gate.resume()
+        case .stop:
+            reply.gate.stop()
+            reply.finishText()
+            state.withLock { s in if s.openReply === reply { s.openReply = nil } }
+            await workerControl(.stop)
+        }
+    }
+
+    private func workerControl(_ command: Duplex_Tts_V1_ControlCommand) async {
+        guard let worker = state.withLock({ $0.worker }) else { return }
+        var request = Duplex_Tts_V1_ControlRequest()
+        request.sessionID = id
+        request.command = command
+        do {
+            _ = try await worker.call { client, options in try await client.control(request, options: options) }
+        } catch {
+            logger.warning("worker control failed", metadata: ["error.message": "\(error)"])
+        }
+    }
+
+    // MARK: Replies
+
+    private func play(_ reply: Reply) async {
+        state.withLock { $0.currentReply = reply }
+        defer { state.withLock { s in if s.currentReply === reply { s.currentReply = nil } } }
+        await send(.ttsStart(turnID: reply.turnID))
+        let frames = Locked(0)
+        var reason = "completed"
+        let clock = ContinuousClock()
+        let started = clock.now
+        do {
+            if !state.withLock({ $0.workerSessionOpen }) { try await openWorkerSession() }
+            guard let worker = state.withLock({ $0.worker }) else {
+                throw DuplexError(.workerUnavailable, "No worker is available.")
+            }
+            let sessionID = id
+            let delivery = state.withLock { $0.delivery }
+            let endReason = try await callSynthesize(worker: worker) { writer in
+                var sequence: UInt64 = 0
+                for await piece in reply.pieces {
+                    sequence += 1
+                    var chunk = Duplex_Tts_V1_TextChunk()
+                    chunk.sessionID = sessionID
+                    chunk.text = piece.text
+                    chunk.isFinal = piece.isFinal
+                    chunk.sequenceNumber = sequence
+                    try await writer.write(chunk)
+                    if piece.isFinal { return }
+                }
+                // Text ended without is_final (STOP or disconnect): tell the worker to flush.
+                var last = Duplex_Tts_V1_TextChunk()
+                last.sessionID = sessionID
+                last.isFinal = true
+                last.sequenceNumber = sequence + 1
+                try await writer.write(last)
+            } onFrame: { frame in
+                guard await reply.gate.pass() != .stopped else { return }
+                let count = frames.withLock { n in
+                    n += 1
+                    return n
+                }
+                if count == 1 { self.firstAudioTimer.recordNanoseconds(Int64(started.duration(to: clock.now).millisecondsDouble * 1e6)) }
+                switch delivery {
+                case .binary: try await self.outbound.write(.binary(ByteBuffer(bytes: frame.audioData)))
+                case .base64: try await self.outbound.write(.text(ServerMessage.audio(pcm: frame.audioData, sequence: count).json))
+                }
+                self.framesCounter.increment()
+            }
+            reason = endReason == .stopped || reply.gate.isStopped ? "stopped" : "completed"
+        } catch {
+            reason = "error"
+            await send(.error((error as? DuplexError) ?? DuplexError(.synthesisFailed, "\(error)")))
+        }
+        reply.finishText()
+        await send(.ttsEnd(turnID: reply.turnID, frames: frames.value, reason: reason))
+    }
+
+    /// Runs one Synthesize call; returns the worker's end reason.
+    private func callSynthesize(
+        worker: WorkerConnection,
+        produce: @escaping @Sendable (RPCWriter<Duplex_Tts_V1_TextChunk>) async throws -> Void,
+        onFrame: @escaping @Sendable (Duplex_Tts_V1_AudioFrame) async throws -> Void
+    ) async throws(DuplexError) -> Duplex_Tts_V1_EndReason {
+        do {
+            let reason = try await worker.tts.synthesize(requestProducer: produce) { response in
+                for try await frame in response.messages {
+                    if frame.isFinal {
+                        if !frame.audioData.isEmpty { try await onFrame(frame) }
+                        return frame.endReason
+                    }
+                    try await onFrame(frame)
+                }
+                throw DuplexError(.workerUnavailable, "Worker \(worker.address) ended the stream without an end marker.")
+            }
+            pool.markHealthy(worker)
+            return reason
+        } catch {
+            let mapped = WireErrors.duplexError(error, worker: worker.address)
+            if mapped.code == .workerUnavailable || mapped.code == .sessionNotFound {
+                pool.markFailed(worker)
+                state.withLock { $0.workerSessionOpen = false }
+                throw DuplexError(.workerUnavailable, "The worker stopped during the reply (\(mapped.message)). The next reply retries.", cause: mapped)
+            }
+            throw mapped
+        }
+    }
+
+    // MARK: Worker session
+
+    private func openWorkerSession() async throws(DuplexError) {
+        let worker = try pool.pick()
+        let (model, options) = state.withLock { ($0.requestedModel, $0.voiceOptions) }
+        var request = Duplex_Tts_V1_StartSessionRequest()
+        request.sessionID = id
+        request.modelID = model
+        request.options = options
+        do {
+            let response = try await worker.call { client, callOptions in try await client.startSession(request, options: callOptions) }
+            pool.markHealthy(worker)
+            state.withLock { s in
+                s.worker = worker
+                s.workerSessionOpen = true
+                s.modelID = response.modelID
+            }
+        } catch {
+            if error.code == .workerUnavailable { pool.markFailed(worker) }
+            if error.code == .unknownModel { state.withLock { $0.requestedModel = $0.modelID } }
+            throw error
+        }
+    }
+
+    private func closeWorkerSession() async {
+        guard let worker = state.withLock({ $0.worker }) else { return }
+        var request = Duplex_Tts_V1_EndSessionRequest()
+        request.sessionID = id
+        _ = try? await worker.call { client, options in try await client.endSession(request, options: options) }
+    }
+
+    // MARK: Outbound
+
+    private func sendSessionStart() async {
+        let (model, delivery) = state.withLock { ($0.modelID, $0.delivery) }
+        await send(.sessionStart(sessionID: id, modelID: model, audioFormat: delivery, mode: "tts"))
+    }
+
+    func send(_ message: ServerMessage) async {
+        do {
+            try await outbound.write(.text(message.json))
+        } catch {
+            logger.debug("could not send to client", metadata: ["error.message": "\(error)"])
+        }
+    }
+}

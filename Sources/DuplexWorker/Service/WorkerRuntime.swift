@@ -1,0 +1,67 @@
+import DuplexConfig
+import DuplexCore
+import DuplexDSP
+import GRPCCore
+import GRPCInProcessTransport
+import GRPCNIOTransportHTTP2
+import Logging
+import ServiceLifecycle
+
+/// Everything a worker needs, assembled from configuration: adapters, catalog, model
+/// manager and the gRPC service.
+public struct WorkerRuntime: Sendable {
+    /// The gRPC service.
+    public let service: TTSWorkerService
+
+    /// Builds the runtime.
+    public init(configuration: DuplexConfiguration, logger: Logger) {
+        let adapters: [any TTSAdapter] = configuration.worker.adapters.compactMap { family in
+            switch family {
+            case "sine": SineAdapter()
+            case "espeak": EspeakAdapter()
+            default: nil  // neural families are added by later adapters
+            }
+        }
+        let catalog = ModelCatalog(adapters: adapters, voicepacksDirectory: configuration.worker.voicepacksDir, logger: logger)
+        let mode = LoudnessNormalizer.Mode(rawValue: configuration.audio.normalization) ?? .lufs
+        let manager = ModelManager(
+            catalog: catalog, normalizer: LoudnessNormalizer(mode: mode, target: configuration.audio.targetLevel), logger: logger)
+        service = TTSWorkerService(configuration: configuration.worker, manager: manager, logger: logger)
+    }
+}
+
+/// Runs a `GRPCServer` as a swift-service-lifecycle `Service` with graceful shutdown,
+/// after loading and warming the worker's default model.
+public struct WorkerServerService<Transport: ServerTransport>: Service {
+    private let server: GRPCServer<Transport>
+    private let runtime: WorkerRuntime
+    private let logger: Logger
+
+    /// Creates the service.
+    public init(transport: Transport, runtime: WorkerRuntime, logger: Logger) {
+        self.server = GRPCServer(transport: transport, services: [runtime.service])
+        self.runtime = runtime
+        self.logger = logger
+    }
+
+    /// The gRPC server (for its listening address).
+    public var grpcServer: GRPCServer<Transport> { server }
+
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await server.serve() }
+                do {
+                    try await runtime.service.prepare()
+                    logger.info("worker ready", metadata: ["model.default": "\(runtime.service.defaultModelID ?? "-")"])
+                } catch {
+                    logger.error("worker could not load its default model", metadata: ["error.message": "\(error)"])
+                    server.beginGracefulShutdown()
+                    throw error
+                }
+            }
+        } onGracefulShutdown: {
+            server.beginGracefulShutdown()
+        }
+    }
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import DuplexConfig
+import DuplexCore
+import Foundation
+
+@main
+struct Duplex: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "duplex",
+        abstract: "Realtime speech↔speech engine: orchestrator, TTS workers and tools.",
+        subcommands: [Serve.self, Worker.self, Say.self, Bench.self, Models.self])
+}
+
+/// Options shared by commands that read the configuration.
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "Configuration file (default: configs/duplex.yaml if present).")
+    var config: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String?
+
+    @Option(name: .long, help: "Log format: auto, json or text.")
+    var logFormat: String?
+
+    /// Loads the configuration with these flags and `extra` overrides applied last.
+    func load(_ extra: [(section: String, key: String, value: String)] = []) throws -> DuplexConfiguration {
+        var overrides = extra
+        if let logLevel { overrides.append(("logging", "level", logLevel)) }
+        if let logFormat { overrides.append(("logging", "format", logFormat)) }
+        do {
+            return try ConfigurationLoader.load(file: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+}

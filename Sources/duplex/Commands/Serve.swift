@@ -1,0 +1,63 @@
+import ArgumentParser
+import DuplexConfig
+import DuplexCore
+import DuplexOrchestrator
+import DuplexWorker
+import GRPCInProcessTransport
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the all-in-one server: orchestrator (HTTP + WebSocket) with an in-process TTS worker.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Address to bind (server.host).")
+    var host: String?
+
+    @Option(help: "Port to bind (server.port).")
+    var port: Int?
+
+    @Option(help: "Remote workers instead of the in-process one, comma-separated grpc://host:port (orchestrator.workers).")
+    var workers: String?
+
+    @Option(help: "Default model of the in-process worker (worker.default_model).")
+    var defaultModel: String?
+
+    func run() async throws {
+        var overrides: [(section: String, key: String, value: String)] = []
+        if let host { overrides.append(("server", "host", host)) }
+        if let port { overrides.append(("server", "port", "\(port)")) }
+        if let workers { overrides.append(("orchestrator", "workers", workers)) }
+        if let defaultModel { overrides.append(("worker", "default_model", defaultModel)) }
+        let config = try options.load(overrides)
+        LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
+        let logger = Logger(label: "duplex.serve")
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        let timeout = Duration.milliseconds(config.orchestrator.workerTimeoutMs)
+        var services: [any Service] = []
+        let connections: [WorkerConnection]
+        if config.orchestrator.workers.isEmpty {
+            let transport = InProcessTransport()
+            let runtime = WorkerRuntime(configuration: config, logger: Logger(label: "duplex.worker"))
+            services.append(WorkerServerService(transport: transport.server, runtime: runtime, logger: Logger(label: "duplex.worker")))
+            connections = [WorkerConnection(transport: transport.client, address: "in-process", timeout: timeout)]
+        } else {
+            connections = try config.orchestrator.workers.map { try WorkerConnection(address: WorkerAddress(parsing: $0), timeout: timeout) }
+        }
+        services += connections.map { $0 as any Service }
+        let app = OrchestratorApp.make(
+            configuration: config, pool: WorkerPool(connections: connections), registry: registry, logger: logger,
+            services: services,
+            onListening: { port in
+                logger.notice("duplex serve listening", metadata: ["url": "http://\(config.server.host):\(port)/", "ws": "ws://\(config.server.host):\(port)/ws"])
+            })
+        try await app.runService()
+    }
+}

@@ -1,0 +1,52 @@
+import ArgumentParser
+import DuplexConfig
+import DuplexCore
+import DuplexWorker
+import GRPCNIOTransportHTTP2
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+struct Worker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run a TTS worker serving the gRPC ABI (duplex.tts.v1).")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(help: "Adapters to enable, comma-separated: sine, espeak, piper (worker.adapters).")
+    var adapter: String?
+
+    @Option(help: "gRPC bind address (worker.host).")
+    var host: String?
+
+    @Option(help: "gRPC port (worker.port).")
+    var port: Int?
+
+    @Option(help: "Worker name (worker.name).")
+    var name: String?
+
+    @Option(help: "Default model (worker.default_model).")
+    var defaultModel: String?
+
+    func run() async throws {
+        var overrides: [(section: String, key: String, value: String)] = []
+        if let adapter { overrides.append(("worker", "adapters", adapter)) }
+        if let host { overrides.append(("worker", "host", host)) }
+        if let port { overrides.append(("worker", "port", "\(port)")) }
+        if let name { overrides.append(("worker", "name", name)) }
+        if let defaultModel { overrides.append(("worker", "default_model", defaultModel)) }
+        let config = try options.load(overrides)
+        LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
+        let logger = Logger(label: "duplex.worker")
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
+        let runtime = WorkerRuntime(configuration: config, logger: logger)
+        let transport = HTTP2ServerTransport.Posix(
+            address: .ipv4(host: config.worker.host, port: config.worker.port), transportSecurity: .plaintext)
+        let server = WorkerServerService(transport: transport, runtime: runtime, logger: logger)
+        logger.notice("duplex worker starting", metadata: ["grpc": "grpc://\(config.worker.host):\(config.worker.port)", "adapters": "\(config.worker.adapters)"])
+        let group = ServiceGroup(
+            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
