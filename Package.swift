@@ -144,9 +144,13 @@ let package = Package(
             name: "DuplexTesting",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexClient",
-                "DuplexProto",
+                "DuplexProto", "DuplexConfig",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings),
@@ -161,7 +165,7 @@ let package = Package(
             linkerSettings: sherpaLinkerSettings),
         .testTarget(
             name: "DuplexIntegrationTests",
-            dependencies: ["DuplexOrchestrator", "DuplexWorker", "DuplexClient", "DuplexTesting"],
+            dependencies: ["DuplexOrchestrator", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
     ]

@@ -92,6 +92,7 @@ public struct TextSegmenter: Sendable {
         var lastComma: Int? = nil
         var lastSpace: Int? = nil
         var firstCut: Int? = nil
+        var cutAtMaxWords: Int? = nil
         var index = 0
         let count = buffer.count
         while index < count {
@@ -102,6 +103,7 @@ public struct TextSegmenter: Sendable {
                     inWord = false
                     lastSpace = index
                     if isFirst, words == policy.firstSegmentWords { firstCut = index }
+                    if words == policy.maxWords { cutAtMaxWords = lastComma ?? index }
                 }
                 if c.isNewline, words > 0 { return index + 1 }
             } else {
@@ -120,9 +122,7 @@ public struct TextSegmenter: Sendable {
         if isFirst, let firstCut, words >= policy.firstSegmentLookaheadWords {
             return firstCut
         }
-        if words >= policy.maxWords {
-            return lastComma ?? lastSpace
-        }
+        if let cutAtMaxWords { return cutAtMaxWords }
         return nil
     }
 

@@ -162,6 +162,8 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
                     segments.finish()
                 } catch {
                     segments.finish(throwing: error)
+                    // Cancelled because the emitter is done (or STOP): not a failure.
+                    if Task.isCancelled || run.gate.isStopped { return .reader }
                     throw error
                 }
                 return .reader
@@ -173,6 +175,7 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
                     audio.finish()
                 } catch {
                     audio.finish(throwing: error)
+                    if Task.isCancelled || run.gate.isStopped { return .producer }
                     throw error
                 }
                 return .producer

@@ -1,0 +1,147 @@
+import DuplexClient
+import DuplexConfig
+import DuplexCore
+import DuplexOrchestrator
+import DuplexWorker
+import Foundation
+import GRPCInProcessTransport
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// Runs a real orchestrator (HTTP + WebSocket on a free loopback port) for the duration
+/// of `body`, with the in-process worker or the given remote workers.
+public enum TestServer {
+    /// A running server.
+    public struct Handle: Sendable {
+        /// The bound port.
+        public var port: Int
+        /// `ws://127.0.0.1:PORT/ws`.
+        public var webSocketURL: String { "ws://127.0.0.1:\(port)/ws" }
+        /// `http://127.0.0.1:PORT`.
+        public var httpURL: String { "http://127.0.0.1:\(port)" }
+    }
+
+    /// A configuration for tests: free port, sine + espeak, espeak default, short timeouts.
+    public static func configuration(workers: [String] = []) -> DuplexConfiguration {
+        var config = DuplexConfiguration()
+        config.server.port = 0
+        config.worker.adapters = ["sine", "espeak"]
+        config.worker.defaultModel = "espeak-en-us"
+        config.worker.voicepacksDir = "/nonexistent"
+        config.orchestrator.workers = workers
+        config.orchestrator.workerTimeoutMs = 2000
+        return config
+    }
+
+    /// Starts the server, runs `body`, stops the server.
+    public static func with<T: Sendable>(
+        _ config: DuplexConfiguration = configuration(), _ body: @escaping @Sendable (Handle) async throws -> T
+    ) async throws -> T {
+        var logger = Logger(label: "duplex.test")
+        logger.logLevel = .warning
+        let timeout = Duration.milliseconds(config.orchestrator.workerTimeoutMs)
+        var services: [any Service] = []
+        let connections: [WorkerConnection]
+        if config.orchestrator.workers.isEmpty {
+            let transport = InProcessTransport()
+            let runtime = WorkerRuntime(configuration: config, logger: logger)
+            services.append(WorkerServerService(transport: transport.server, runtime: runtime, logger: logger))
+            connections = [WorkerConnection(transport: transport.client, address: "in-process", timeout: timeout)]
+        } else {
+            connections = try config.orchestrator.workers.map { try WorkerConnection(address: WorkerAddress(parsing: $0), timeout: timeout) }
+        }
+        services += connections.map { $0 as any Service }
+        let port = AsyncBoundedQueue<Int>(capacity: 1)
+        let app = OrchestratorApp.make(
+            configuration: config, pool: WorkerPool(connections: connections), registry: PrometheusCollectorRegistry(),
+            logger: logger, services: services, onListening: { try? await port.send($0) })
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask {
+                try await app.runService(gracefulShutdownSignals: [])
+                return nil
+            }
+            guard let bound = try await port.next() else { throw DuplexError(.internal, "server did not start") }
+            // Wait until the worker is ready (default model loaded).
+            try await waitUntilHealthy(port: bound)
+            let result = try await body(Handle(port: bound))
+            group.cancelAll()
+            return result
+        }
+    }
+
+    /// Polls `/health` until it reports ok (at most ~20 s).
+    public static func waitUntilHealthy(port: Int) async throws {
+        for _ in 0..<200 {
+            if let (data, _) = try? await HTTP.get("http://127.0.0.1:\(port)/health"),
+                let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], json["status"] as? String == "ok"
+            {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw DuplexError(.workerUnavailable, "server on port \(port) never became healthy")
+    }
+}
+
+/// A minimal HTTP/1.1 GET over a TCP socket (URLSession is not available everywhere on Linux).
+public enum HTTP {
+    /// Returns the body and status code.
+    public static func get(_ url: String) async throws -> (Data, Int) {
+        guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port else {
+            throw DuplexError(.invalidMessage, "bad url \(url)")
+        }
+        let path = parsed.path.isEmpty ? "/" : parsed.path
+        return try await Task.detachedBlocking {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            guard fd >= 0 else { throw DuplexError(.io, "socket failed") }
+            defer { close(fd) }
+            var addr = sockaddr_in()
+            addr.sin_family = sa_family_t(AF_INET)
+            addr.sin_port = in_port_t(UInt16(port).bigEndian)
+            inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &addr.sin_addr)
+            let connected = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { throw DuplexError(.io, "connect failed") }
+            let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
+            _ = request.withCString { send(fd, $0, strlen($0), 0) }
+            var response = Data()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n <= 0 { break }
+                response.append(contentsOf: buffer[0..<n])
+            }
+            guard let split = response.range(of: Data("\r\n\r\n".utf8)) else { throw DuplexError(.io, "bad response") }
+            let head = String(decoding: response[..<split.lowerBound], as: UTF8.self)
+            let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+            var body = Data(response[split.upperBound...])
+            if head.lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
+            return (body, status)
+        }
+    }
+
+    private static func dechunk(_ data: Data) -> Data {
+        var out = Data()
+        var rest = data[...]
+        while let lineEnd = rest.range(of: Data("\r\n".utf8)) {
+            let sizeText = String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self)
+            guard let size = Int(sizeText, radix: 16), size > 0 else { break }
+            let start = lineEnd.upperBound
+            out.append(rest[start..<start + size])
+            rest = rest[(start + size + 2)...]
+        }
+        return out
+    }
+}
+
+extension Task where Failure == any Error {
+    /// Runs blocking socket work on a dedicated thread (test helper only).
+    static func detachedBlocking(_ body: @escaping @Sendable () throws -> Success) async throws -> Success {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+}

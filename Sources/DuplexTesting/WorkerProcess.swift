@@ -1,0 +1,79 @@
+import DuplexCore
+import Foundation
+
+/// A real `duplex worker` process on a free loopback port, for integration tests.
+public final class WorkerProcess: @unchecked Sendable {
+    // `process` is only touched by the test that owns this object.
+    private let process: Process
+    /// Its gRPC port.
+    public let port: Int
+    /// `grpc://127.0.0.1:PORT`.
+    public var address: String { "grpc://127.0.0.1:\(port)" }
+
+    /// The `duplex` executable built by `swift build` in this package.
+    public static var executable: String {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/duplex").path
+    }
+
+    /// Starts a worker with the given adapters on `port` (a free one if nil).
+    public init(adapters: String = "sine,espeak", defaultModel: String = "espeak-en-us", port: Int? = nil) throws {
+        let port = try port ?? FreePort.find()
+        self.port = port
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.executable)
+        process.arguments = [
+            "worker", "--adapter", adapters, "--port", "\(port)", "--default-model", defaultModel, "--log-level", "warning",
+        ]
+        var environment = ProcessInfo.processInfo.environment
+        environment["DUPLEX_WORKER_VOICEPACKS_DIR"] = "/nonexistent"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        guard FileManager.default.isExecutableFile(atPath: Self.executable) else {
+            throw DuplexError(.io, "\(Self.executable) is missing; run `swift build` before `swift test`.")
+        }
+        try process.run()
+    }
+
+    /// Whether the process is running.
+    public var isRunning: Bool { process.isRunning }
+
+    /// Kills it with SIGKILL (a crash) and waits.
+    public func kill() {
+        guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    /// Stops it with SIGTERM (graceful) and waits.
+    public func terminate() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+
+    deinit { kill() }
+}
+
+/// Finds free loopback TCP ports.
+public enum FreePort {
+    /// A port that was free a moment ago.
+    public static func find() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw DuplexError(.io, "socket failed") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else { throw DuplexError(.io, "bind failed") }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+        }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+}

@@ -1,0 +1,53 @@
+import DuplexCore
+import Testing
+
+@Suite struct TextSegmenterTests {
+    @Test func firstClauseIsCutAtACommaForFastFirstAudio() {
+        var s = TextSegmenter()
+        #expect(s.append("Well then, I think that is right. And then") == ["Well then,", "I think that is right."])
+        #expect(s.flush() == ["And then"])
+    }
+
+    @Test func sentencesNeedTrailingWhitespaceSoStreamingTokensAreNotCutEarly() {
+        var s = TextSegmenter()
+        var out: [String] = []
+        for token in ["Hello", " there", ".", " How", " are", " you", "?"] { out += s.append(token) }
+        #expect(out == ["Hello there."])
+        #expect(s.flush() == ["How are you?"])
+    }
+
+    @Test func abbreviationsAndInitialsDoNotEndSentences() {
+        var s = TextSegmenter()
+        #expect(s.append("Dr. Smith met J. Doe at 3.5 p.m. today. Next ") == ["Dr. Smith met J. Doe at 3.5 p.m. today."])
+    }
+
+    @Test func longFirstSentenceWithoutPunctuationIsCutAfterAFewWords() {
+        var s = TextSegmenter()
+        let out = s.append("one two three four five six seven eight nine ten eleven ")
+        #expect(out == ["one two three four five six"])
+        #expect(s.flush() == ["seven eight nine ten eleven"])
+    }
+
+    @Test func laterSegmentsAreWholeSentencesAndLongOnesAreBounded() {
+        var s = TextSegmenter(policy: .init(maxWords: 10, maxCharacters: 300))
+        _ = s.append("Hi. ")
+        let long = (1...25).map { "w\($0)" }.joined(separator: " ") + " "
+        let out = s.append(long)
+        #expect(!out.isEmpty)
+        #expect(out.allSatisfy { $0.split(separator: " ").count <= 10 })
+    }
+
+    @Test func punctuationOnlyAndEmptyInputProduceNothing() {
+        var s = TextSegmenter()
+        #expect(s.append("   ") == [])
+        #expect(s.flush() == [])
+        var t = TextSegmenter()
+        #expect(t.append("... ") == [])
+        #expect(t.flush() == [])
+    }
+
+    @Test func newlinesEndSegments() {
+        var s = TextSegmenter()
+        #expect(s.append("First line\nSecond") == ["First line"])
+    }
+}
