@@ -89,8 +89,8 @@ public struct WorkerSection: Sendable, Hashable {
     public var host = "127.0.0.1"
     /// gRPC port of `duplex worker` (0 picks a free port). Default 7001.
     public var port = 7001
-    /// Adapter families to enable. Default `sine, espeak, piper`.
-    public var adapters = ["sine", "espeak", "piper"]
+    /// Adapter families to enable. Default `sine, espeak`.
+    public var adapters = ["sine", "espeak"]
     /// Folder scanned for voice packs. Default `voicepacks`.
     public var voicepacksDir = "voicepacks"
     /// Model used when a session names none; empty picks the best installed voice. Default empty.
@@ -111,7 +111,7 @@ public struct WorkerSection: Sendable, Hashable {
         case "name": name = try f.nonEmpty()
         case "host": host = try f.nonEmpty()
         case "port": port = try f.int(0...65535)
-        case "adapters": adapters = try f.list(allowed: ["sine", "espeak", "piper"])
+        case "adapters": adapters = try f.list(allowed: ["sine", "espeak"])
         case "voicepacks_dir": voicepacksDir = try f.nonEmpty()
         case "default_model": defaultModel = f.value
         case "pacing_lead_ms": pacingLeadMs = try f.int(0...1000)

@@ -58,7 +58,7 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
             .invalidState, .io, .overloaded, .internal,
         ]
 
-        /// Maps a wire string back to a code; unknown strings become ``internal``.
+        /// Maps a wire string back to a code; unknown strings are kept as they are.
         public init(wire: String) {
             self = Code.all.first { $0.rawValue == wire } ?? Code(wire)
         }

@@ -143,7 +143,7 @@ final class ClientSession: Sendable {
         case .create(let new):
             guard replies.count < limits.maxQueuedReplies else {
                 state.withLock { $0.openReply = nil }
-                await send(.error(DuplexError(.textTooLong, "\(limits.maxQueuedReplies) replies are already queued (limits.max_queued_replies); wait for tts_end or STOP.")))
+                await send(.error(DuplexError(.overloaded, "\(limits.maxQueuedReplies) replies are already queued (limits.max_queued_replies); wait for tts_end or STOP.")))
                 return
             }
             do {
@@ -283,7 +283,12 @@ final class ClientSession: Sendable {
     // MARK: Worker session
 
     private func openWorkerSession() async throws(DuplexError) {
-        let worker = try pool.pick()
+        // Session affinity: stay on the bound worker while its session is open.
+        let bound = state.withLock { s in s.workerSessionOpen ? s.worker : nil }
+        let worker: WorkerConnection
+        if let bound { worker = bound } else { worker = try pool.pick() }
+        let previous = state.withLock { $0.worker }
+        if let previous, previous !== worker { await closeWorkerSession() }
         let (model, options) = state.withLock { ($0.requestedModel, $0.voiceOptions) }
         var request = Duplex_Tts_V1_StartSessionRequest()
         request.sessionID = id

@@ -31,7 +31,7 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     private let maxSynthesisCharacters: Int
 
     /// Creates the service.
-    public init(configuration: WorkerSection, manager: ModelManager, maxSynthesisCharacters: Int = 20_000, logger: Logger) {
+    public init(configuration: WorkerSection, manager: ModelManager, maxSynthesisCharacters: Int = 1_000_000, logger: Logger) {
         self.configuration = configuration
         self.manager = manager
         self.maxSynthesisCharacters = maxSynthesisCharacters

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Sets up everything (scripts/setup.sh) and runs the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+# shellcheck disable=SC1091
+source .deps/env.sh
+echo "==> building tests"
+swift build --build-tests
+echo "==> running tests"
+set +e
+swift test --skip-build 2>&1 | grep --line-buffered -vE "HummingbirdCore\] (Server shutdown error|Waiting on child channel)"
+rc=${PIPESTATUS[0]}
+exit "$rc"
