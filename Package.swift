@@ -160,7 +160,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexWorkerTests",
-            dependencies: ["DuplexWorker", "DuplexTesting", "DuplexEspeak"],
+            dependencies: ["DuplexWorker", "DuplexTesting", "DuplexEspeak", "DuplexCore", "DuplexDSP"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
         .testTarget(
