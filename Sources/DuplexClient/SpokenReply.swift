@@ -69,6 +69,8 @@ extension DuplexConnection {
                     try await onFrame(reply.frameSizes.count, self)
                 }
             case "error": reply.errors.append("\(json["code"] ?? "?"): \(json["message"] ?? "")")
+            case "session_end":
+                throw DuplexError(.workerUnavailable, "The server ended the session (\(json["reason"] ?? "unknown")).")
             case "tts_end":
                 reply.reason = json["reason"] as? String ?? ""
                 reply.reportedFrames = json["frames"] as? Int ?? -1

@@ -17,14 +17,24 @@ public final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Starts a worker with the given adapters on `port` (a free one if nil).
-    public init(adapters: String = "sine,espeak", defaultModel: String = "espeak-en-us", port: Int? = nil) throws {
+    public convenience init(adapters: String = "sine,espeak", defaultModel: String = "espeak-en-us", port: Int? = nil) throws {
         let port = try port ?? FreePort.find()
+        try self.init(port: port, arguments: [
+            "worker", "--adapter", adapters, "--port", "\(port)", "--default-model", defaultModel, "--log-level", "warning",
+        ])
+    }
+
+    /// Starts `duplex serve` (all-in-one, espeak default) on a free port.
+    public static func serve() throws -> WorkerProcess {
+        let port = try FreePort.find()
+        return try WorkerProcess(port: port, arguments: ["serve", "--port", "\(port)", "--default-model", "espeak-en-us", "--log-level", "warning"])
+    }
+
+    private init(port: Int, arguments: [String]) throws {
         self.port = port
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = [
-            "worker", "--adapter", adapters, "--port", "\(port)", "--default-model", defaultModel, "--log-level", "warning",
-        ]
+        process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["DUPLEX_WORKER_VOICEPACKS_DIR"] = "/nonexistent"
         process.environment = environment
@@ -43,6 +53,17 @@ public final class WorkerProcess: @unchecked Sendable {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+    }
+
+    /// Sends SIGTERM without waiting.
+    public func signalTerminate() {
+        if process.isRunning { process.terminate() }
+    }
+
+    /// Waits for exit and returns the status.
+    public func waitForExit() -> Int32 {
+        process.waitUntilExit()
+        return process.terminationStatus
     }
 
     /// Stops it with SIGTERM (graceful) and waits.

@@ -75,4 +75,26 @@ import Testing
             }
         }
     }
+
+    @Test func sigtermMidReplyClosesConnectionsAndExitsCleanly() async throws {
+        let server = try WorkerProcess.serve()
+        defer { server.kill() }
+        try await TestServer.waitUntilHealthy(port: server.port)
+        try await DuplexConnection.connect(url: "ws://127.0.0.1:\(server.port)/ws", logger: logger) { connection in
+            _ = try await connection.next(type: "session_start")
+            try await connection.send(json: ["type": "text", "text": String(repeating: "A long reply is playing now. ", count: 8), "is_final": true])
+            _ = try await connection.next(type: "tts_start")
+            server.signalTerminate()
+            // The server closes the socket instead of hanging on the live session.
+            var closed = false
+            do {
+                while try await connection.next() != nil {}
+                closed = true
+            } catch {
+                closed = true
+            }
+            #expect(closed)
+        }
+        #expect(server.waitForExit() == 0)
+    }
 }
