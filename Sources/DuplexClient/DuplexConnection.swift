@@ -113,6 +113,16 @@ public final class DuplexConnection: Sendable {
         try await inbox.next()
     }
 
+    /// Waits for the initial `session_start`; with options (e.g. `model_id`, `speed`), sends a
+    /// `start` message and waits for the updated `session_start`. Returns the last `session_start`.
+    @discardableResult
+    public func startSession(_ options: [String: any Sendable] = [:]) async throws -> IncomingMessage {
+        let first = try await next(type: "session_start")
+        guard !options.isEmpty else { return first }
+        try await send(json: options.merging(["type": "start"]) { _, new in new })
+        return try await next(type: "session_start")
+    }
+
     /// Skips messages until one of the given type arrives.
     public func next(type: String) async throws -> IncomingMessage {
         while let message = try await next() {

@@ -14,9 +14,7 @@ import Testing
         defer { worker.terminate() }
         try await TestServer.with(TestServer.configuration(workers: [worker.address])) { server in
             try await DuplexConnection.connect(url: server.webSocketURL, logger: logger) { connection in
-                _ = try await connection.next(type: "session_start")
-                try await connection.send(json: ["type": "start", "model_id": "sine-440"])
-                _ = try await connection.next(type: "session_start")
+                try await connection.startSession(["model_id": "sine-440"])
                 let text = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu."
                 let reference = try await connection.speak(text)
                 let sent = ContinuousClock.now

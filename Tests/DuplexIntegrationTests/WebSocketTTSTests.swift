@@ -57,9 +57,7 @@ import Testing
     @Test func pauseStopsFramesAndResumeContinuesWithoutLossOrRepeat() async throws {
         try await TestServer.with { server in
             try await DuplexConnection.connect(url: server.webSocketURL, logger: logger) { connection in
-                _ = try await connection.next(type: "session_start")
-                try await connection.send(json: ["type": "start", "model_id": "sine-440"])
-                _ = try await connection.next(type: "session_start")
+                try await connection.startSession(["model_id": "sine-440"])
                 let text = "one two three four five six seven eight nine ten eleven twelve thirteen fourteen."
                 let reference = try await connection.speak(text)
                 #expect(reference.reason == "completed")

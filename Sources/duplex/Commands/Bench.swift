@@ -67,11 +67,7 @@ struct BenchTTS: AsyncParsableCommand {
                 group.addTask {
                     try await DuplexConnection.connect(url: url, logger: logger) { connection in
                         var partial = Round()
-                        _ = try await connection.next(type: "session_start")
-                        if let model {
-                            try await connection.send(json: ["type": "start", "model_id": model])
-                            _ = try await connection.next(type: "session_start")
-                        }
+                        try await connection.startSession(model.map { ["model_id": $0] } ?? [:])
                         for _ in 0..<repeats {
                             let reply = try await connection.speak(text)
                             if let latency = reply.firstAudioLatency { partial.firstAudio.append(latency.millisecondsDouble) }

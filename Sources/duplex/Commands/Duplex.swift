@@ -22,11 +22,11 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Log format: auto, json or text.")
     var logFormat: String?
 
-    /// Loads the configuration with these flags and `extra` overrides applied last.
-    func load(_ extra: [(section: String, key: String, value: String)] = []) throws -> DuplexConfiguration {
-        var overrides = extra
-        if let logLevel { overrides.append(("logging", "level", logLevel)) }
-        if let logFormat { overrides.append(("logging", "format", logFormat)) }
+    /// Loads the configuration with these flags and the given command flags applied last
+    /// (flags that were not given are nil and skipped).
+    func load(_ flags: [(section: String, key: String, value: String?)] = []) throws -> DuplexConfiguration {
+        let all = flags + [("logging", "level", logLevel), ("logging", "format", logFormat)]
+        let overrides = all.compactMap { flag in flag.value.map { (flag.section, flag.key, $0) } }
         do {
             return try ConfigurationLoader.load(file: config, environment: ProcessInfo.processInfo.environment, overrides: overrides)
         } catch {

@@ -28,14 +28,10 @@ struct Say: AsyncParsableCommand {
         let logger = Logger(label: "duplex.say")
         let text = self.text, model = self.model, speed = self.speed
         let reply = try await DuplexConnection.connect(url: url, logger: logger) { connection in
-            _ = try await connection.next(type: "session_start")
-            if model != nil || speed != nil {
-                var start: [String: Any] = ["type": "start"]
-                if let model { start["model_id"] = model }
-                if let speed { start["speed"] = speed }
-                try await connection.send(json: start)
-                _ = try await connection.next(type: "session_start")
-            }
+            var start: [String: any Sendable] = [:]
+            if let model { start["model_id"] = model }
+            if let speed { start["speed"] = speed }
+            try await connection.startSession(start)
             return try await connection.speak(text)
         }
         for error in reply.errors { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }

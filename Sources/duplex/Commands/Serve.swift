@@ -29,12 +29,10 @@ struct Serve: AsyncParsableCommand {
     var defaultModel: String?
 
     func run() async throws {
-        var overrides: [(section: String, key: String, value: String)] = []
-        if let host { overrides.append(("server", "host", host)) }
-        if let port { overrides.append(("server", "port", "\(port)")) }
-        if let workers { overrides.append(("orchestrator", "workers", workers)) }
-        if let defaultModel { overrides.append(("worker", "default_model", defaultModel)) }
-        let config = try options.load(overrides)
+        let config = try options.load([
+            ("server", "host", host), ("server", "port", port.map { "\($0)" }),
+            ("orchestrator", "workers", workers), ("worker", "default_model", defaultModel),
+        ])
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.serve")
         let registry = PrometheusCollectorRegistry()

@@ -14,7 +14,7 @@ struct Worker: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Adapters to enable, comma-separated: sine, espeak, piper (worker.adapters).")
+    @Option(help: "Adapters to enable, comma-separated: sine, espeak (worker.adapters).")
     var adapter: String?
 
     @Option(help: "gRPC bind address (worker.host).")
@@ -30,13 +30,10 @@ struct Worker: AsyncParsableCommand {
     var defaultModel: String?
 
     func run() async throws {
-        var overrides: [(section: String, key: String, value: String)] = []
-        if let adapter { overrides.append(("worker", "adapters", adapter)) }
-        if let host { overrides.append(("worker", "host", host)) }
-        if let port { overrides.append(("worker", "port", "\(port)")) }
-        if let name { overrides.append(("worker", "name", name)) }
-        if let defaultModel { overrides.append(("worker", "default_model", defaultModel)) }
-        let config = try options.load(overrides)
+        let config = try options.load([
+            ("worker", "adapters", adapter), ("worker", "host", host), ("worker", "port", port.map { "\($0)" }),
+            ("worker", "name", name), ("worker", "default_model", defaultModel),
+        ])
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.worker")
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
