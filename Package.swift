@@ -40,6 +40,8 @@ let package = Package(
             name: "CSoxr", path: "Sources/CSoxr", pkgConfig: "soxr",
             providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(
+            name: "CSherpaOnnx", path: "Sources/CSherpaOnnx", pkgConfig: "sherpa-onnx"),
+        .systemLibrary(
             name: "CEspeakNG", path: "Sources/CEspeakNG", pkgConfig: "espeak-ng",
             providers: [.apt(["libespeak-ng-dev"])]),
 
@@ -55,6 +57,12 @@ let package = Package(
             name: "DuplexEspeak",
             dependencies: ["DuplexCore", "CEspeakNG"],
             swiftSettings: swiftSettings),
+
+        .target(
+            name: "DuplexSherpa",
+            dependencies: ["DuplexCore", "CSherpaOnnx"],
+            swiftSettings: swiftSettings,
+            linkerSettings: sherpaLinkerSettings),
 
         // MARK: Worker ABI (generated code, see Protos/ and scripts/gen-protos.sh)
         .target(
@@ -79,7 +87,7 @@ let package = Package(
         .target(
             name: "DuplexWorker",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexEspeak", "DuplexProto", "DuplexConfig",
+                "DuplexCore", "DuplexDSP", "DuplexEspeak", "DuplexProto", "DuplexConfig", "DuplexSherpa",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Yams", package: "Yams"),
@@ -124,7 +132,7 @@ let package = Package(
             name: "duplex",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator",
-                "DuplexClient", "DuplexProto",
+                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -161,6 +169,11 @@ let package = Package(
         .testTarget(
             name: "DuplexWorkerTests",
             dependencies: ["DuplexWorker", "DuplexTesting", "DuplexEspeak", "DuplexCore", "DuplexDSP"],
+            swiftSettings: swiftSettings,
+            linkerSettings: sherpaLinkerSettings),
+        .testTarget(
+            name: "DuplexSpeechTests",
+            dependencies: ["DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
         .testTarget(

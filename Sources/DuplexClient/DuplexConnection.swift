@@ -108,9 +108,23 @@ public final class DuplexConnection: Sendable {
         try await outbound.write(.binary(ByteBuffer(bytes: data)))
     }
 
+    /// The longest wait for one message before ``next()`` gives up (a stalled server must not
+    /// hang a client or a test). Default 60 s.
+    public static let receiveTimeout: Duration = .seconds(60)
+
     /// The next message, or nil when the server closed the connection.
+    /// - Throws: ``DuplexError`` (`workerUnavailable`) after ``receiveTimeout`` without a message.
     public func next() async throws -> IncomingMessage? {
-        try await inbox.next()
+        let inbox = self.inbox
+        return try await withThrowingTaskGroup(of: IncomingMessage?.self) { group in
+            group.addTask { try await inbox.next() }
+            group.addTask {
+                try await Task.sleep(for: Self.receiveTimeout)
+                throw DuplexError(.workerUnavailable, "No message from the server for \(Self.receiveTimeout).")
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
     }
 
     /// Waits for the initial `session_start`; with options (e.g. `model_id`, `speed`), sends a

@@ -17,6 +17,10 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var audio = AudioSection()
     /// Log output.
     public var logging = LoggingSection()
+    /// Voice activity detection (Silero).
+    public var vad = VADSection()
+    /// Speech recognition (Whisper).
+    public var asr = ASRSection()
 
     /// The defaults.
     public init() {}
@@ -32,12 +36,14 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "orchestrator": try orchestrator.set(&field)
         case "audio": try audio.set(&field)
         case "logging": try logging.set(&field)
+        case "vad": try vad.set(&field)
+        case "asr": try asr.set(&field)
         default: throw field.unknownSection()
         }
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "orchestrator", "audio", "logging"]
+    public static let sections = ["server", "limits", "worker", "orchestrator", "audio", "vad", "asr", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.
@@ -89,8 +95,8 @@ public struct WorkerSection: Sendable, Hashable {
     public var host = "127.0.0.1"
     /// gRPC port of `duplex worker` (0 picks a free port). Default 7001.
     public var port = 7001
-    /// Adapter families to enable. Default `sine, espeak`.
-    public var adapters = ["sine", "espeak"]
+    /// Adapter families to enable. Default `piper, espeak, sine`.
+    public var adapters = ["piper", "espeak", "sine"]
     /// Folder scanned for voice packs. Default `voicepacks`.
     public var voicepacksDir = "voicepacks"
     /// Model used when a session names none; empty picks the best installed voice. Default empty.
@@ -99,8 +105,12 @@ public struct WorkerSection: Sendable, Hashable {
     public var pacingLeadMs = 60
     /// Most concurrent sessions on this worker. Default 32.
     public var maxSessions = 32
-    /// Threads for model inference. Default 2.
+    /// Threads each inference call uses (onnxruntime intra-op threads). Default 2.
     public var inferenceThreads = 2
+    /// Inference calls of one family that may run at once. Default 1.
+    public var inferenceConcurrency = 1
+    /// Folder for prepared (sherpa-ready) copies of voices. Default `cache`.
+    public var cacheDir = "cache"
     /// ONNX execution provider for neural adapters (`cpu`, `cuda`, …). Default `cpu`.
     public var executionProvider = "cpu"
     /// Text segments synthesized ahead of playback. Default 2.
@@ -111,12 +121,14 @@ public struct WorkerSection: Sendable, Hashable {
         case "name": name = try f.nonEmpty()
         case "host": host = try f.nonEmpty()
         case "port": port = try f.int(0...65535)
-        case "adapters": adapters = try f.list(allowed: ["sine", "espeak"])
+        case "adapters": adapters = try f.list(allowed: ["piper", "espeak", "sine"])
         case "voicepacks_dir": voicepacksDir = try f.nonEmpty()
         case "default_model": defaultModel = f.value
         case "pacing_lead_ms": pacingLeadMs = try f.int(0...1000)
         case "max_sessions": maxSessions = try f.int(1...10_000)
         case "inference_threads": inferenceThreads = try f.int(1...64)
+        case "inference_concurrency": inferenceConcurrency = try f.int(1...64)
+        case "cache_dir": cacheDir = try f.nonEmpty()
         case "execution_provider": executionProvider = try f.oneOf(["cpu", "cuda", "coreml", "directml"])
         case "synthesis_ahead": synthesisAhead = try f.int(1...16)
         default: throw f.unknownKey()
@@ -155,6 +167,51 @@ public struct AudioSection: Sendable, Hashable {
         switch f.key {
         case "normalization": normalization = try f.oneOf(["lufs", "rms", "off"])
         case "target_level": targetLevel = try f.double(-60...0)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `vad:` — Silero voice activity detection on 16 kHz input.
+public struct VADSection: Sendable, Hashable {
+    /// The Silero ONNX model. Default `.deps/models/silero_vad.onnx`.
+    public var model = ".deps/models/silero_vad.onnx"
+    /// Aggressiveness 0–3: a preset of threshold and durations (see docs). Default 2.
+    public var aggressiveness = 2
+    /// Speech probability threshold; 0 uses the aggressiveness preset. Default 0.
+    public var threshold = 0.0
+    /// Shortest speech kept, in ms; 0 uses the preset. Default 0.
+    public var minSpeechMs = 0
+    /// Silence that ends speech, in ms; 0 uses the preset. Default 0.
+    public var minSilenceMs = 0
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "model": model = try f.nonEmpty()
+        case "aggressiveness": aggressiveness = try f.int(0...3)
+        case "threshold": threshold = try f.double(0...0.99)
+        case "min_speech_ms": minSpeechMs = try f.int(0...5000)
+        case "min_silence_ms": minSilenceMs = try f.int(0...10_000)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `asr:` — Whisper speech recognition.
+public struct ASRSection: Sendable, Hashable {
+    /// Folder with `encoder*.onnx`, `decoder*.onnx` and `tokens.txt` (sherpa's Whisper layout).
+    /// Default `.deps/models/whisper-tiny.en`.
+    public var modelDir = ".deps/models/whisper-tiny.en"
+    /// Language hint for multilingual models (`en`, `de`, …); empty detects it. Default empty.
+    public var language = ""
+    /// Threads per decode. Default 2.
+    public var threads = 2
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "model_dir": modelDir = try f.nonEmpty()
+        case "language": language = f.value.trimmingWhitespace().lowercased()
+        case "threads": threads = try f.int(1...64)
         default: throw f.unknownKey()
         }
     }

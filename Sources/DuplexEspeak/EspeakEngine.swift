@@ -122,6 +122,29 @@ public final class EspeakEngine: Sendable {
         }
     }
 
+    /// Converts several clauses to IPA in one call on the espeak thread; one string per input
+    /// clause (espeak's own sub-clauses joined with a space). Used by the Piper phonemizer.
+    public func phonemize(clauses: [String], voice: String) async throws(DuplexError) -> [String] {
+        _ = try await initialize()
+        return try await run {
+            guard espeak_SetVoiceByName(voice) == EE_OK else {
+                throw DuplexError(.unknownModel, "espeak-ng has no voice '\(voice)'; `espeak-ng --voices` lists them.")
+            }
+            return clauses.map { clause in
+                var parts: [String] = []
+                clause.withCString { start in
+                    var pointer: UnsafeRawPointer? = UnsafeRawPointer(start)
+                    while pointer != nil {
+                        guard let result = espeak_TextToPhonemes(&pointer, Int32(espeakCHARS_UTF8), 0x02) else { break }
+                        let text = String(cString: result)
+                        if !text.isEmpty { parts.append(text) }
+                    }
+                }
+                return parts.joined(separator: " ")
+            }
+        }
+    }
+
     private func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws(DuplexError) -> T {
         do {
             return try await executor.run(body)

@@ -48,11 +48,18 @@ public final class WorkerProcess: @unchecked Sendable {
     /// Whether the process is running.
     public var isRunning: Bool { process.isRunning }
 
-    /// Kills it with SIGKILL (a crash) and waits.
+    /// Kills it with SIGKILL (a crash) and waits (up to 5 s) for it to be gone.
     public func kill() {
         guard process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        waitUntilGone()
+    }
+
+    /// Polls for exit instead of `Process.waitUntilExit()`, which spins a run loop on the
+    /// calling thread and can stall a Swift concurrency thread under load.
+    private func waitUntilGone(timeout: Double = 5) {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning, Date() < deadline { usleep(5_000) }
     }
 
     /// Sends SIGTERM without waiting.
@@ -60,17 +67,18 @@ public final class WorkerProcess: @unchecked Sendable {
         if process.isRunning { process.terminate() }
     }
 
-    /// Waits for exit and returns the status.
+    /// Waits for exit (up to 30 s) and returns the status (-1 if it is still running).
     public func waitForExit() -> Int32 {
-        process.waitUntilExit()
-        return process.terminationStatus
+        waitUntilGone(timeout: 30)
+        return process.isRunning ? -1 : process.terminationStatus
     }
 
-    /// Stops it with SIGTERM (graceful) and waits.
+    /// Stops it with SIGTERM (graceful) and waits (up to 10 s, then SIGKILL).
     public func terminate() {
         guard process.isRunning else { return }
         process.terminate()
-        process.waitUntilExit()
+        waitUntilGone(timeout: 10)
+        kill()
     }
 
     deinit { kill() }

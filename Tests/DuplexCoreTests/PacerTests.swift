@@ -52,8 +52,10 @@ import Testing
         let start = clock.now
         for _ in 0..<21 { try await pacer.waitForNextFrame() }
         let elapsed = start.duration(to: clock.now)
-        // 20 intervals of 10 ms; generous upper bound for a loaded CI machine.
+        // 20 intervals of 10 ms: never faster than real time. The upper bound is generous
+        // because the suite runs model inference in parallel on 2 cores; drift is measured
+        // exactly by the deadline tests above and by `duplex bench tts` (jitter).
         #expect(elapsed >= .milliseconds(200))
-        #expect(elapsed < .milliseconds(600))
+        #expect(elapsed < .seconds(5))
     }
 }

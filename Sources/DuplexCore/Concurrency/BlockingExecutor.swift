@@ -10,7 +10,19 @@ import Synchronization
 ///
 /// With one thread the executor also serializes every job, which is how Duplex guards
 /// libraries with global state such as espeak-ng.
+///
+/// Jobs run in FIFO order within a ``Priority``; ``Priority/urgent`` jobs (audio a listener
+/// is waiting for, such as the first clause of a reply) overtake ``Priority/ahead`` jobs
+/// (synthesis for later clauses that are not due yet).
 public final class BlockingExecutor: Sendable {
+    /// How soon a job's result is needed.
+    public enum Priority: Sendable {
+        /// Someone is waiting for the result now.
+        case urgent
+        /// The result is needed later (work ahead of playback).
+        case ahead
+    }
+
     private struct Job {
         var work: @Sendable () -> Void
         var cancelled: @Sendable () -> Bool
@@ -18,8 +30,15 @@ public final class BlockingExecutor: Sendable {
     }
 
     private struct State {
-        var jobs: [Job] = []
+        var urgent: [Job] = []
+        var ahead: [Job] = []
         var shuttingDown = false
+        var count: Int { urgent.count + ahead.count }
+        mutating func next() -> Job? {
+            if !urgent.isEmpty { return urgent.removeFirst() }
+            if !ahead.isEmpty { return ahead.removeFirst() }
+            return nil
+        }
     }
 
     private let state = Mutex(State())
@@ -43,10 +62,13 @@ public final class BlockingExecutor: Sendable {
     }
 
     /// The number of jobs waiting to run.
-    public var queueDepth: Int { state.withLock { $0.jobs.count } }
+    public var queueDepth: Int { state.withLock { $0.count } }
 
     /// Runs `body` on one of the executor's threads and returns its result.
-    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    /// - Parameter priority: ``Priority/urgent`` jobs run before waiting ``Priority/ahead`` jobs.
+    public func run<T: Sendable>(
+        priority: Priority = .urgent, _ body: @escaping @Sendable () throws -> T
+    ) async throws -> T {
         try Task.checkCancellation()
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
@@ -56,8 +78,11 @@ public final class BlockingExecutor: Sendable {
                     cancelled: { flag.isCancelled },
                     skip: { continuation.resume(throwing: CancellationError()) })
                 let accepted: Bool = state.withLock { s in
-                    guard !s.shuttingDown, s.jobs.count < queueCapacity else { return false }
-                    s.jobs.append(job)
+                    guard !s.shuttingDown, s.count < queueCapacity else { return false }
+                    switch priority {
+                    case .urgent: s.urgent.append(job)
+                    case .ahead: s.ahead.append(job)
+                    }
                     return true
                 }
                 if accepted {
@@ -90,7 +115,7 @@ public final class BlockingExecutor: Sendable {
             var stop = false
             while job == nil, !stop {
                 (job, stop) = state.withLock { s -> (Job?, Bool) in
-                    if !s.jobs.isEmpty { return (s.jobs.removeFirst(), false) }
+                    if let next = s.next() { return (next, false) }
                     return (nil, s.shuttingDown)
                 }
                 if job == nil, !stop { condition.wait() }

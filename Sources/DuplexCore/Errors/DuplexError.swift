@@ -78,6 +78,14 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
+    /// `error` itself when it is a ``DuplexError``; otherwise a new error with `code` and
+    /// `message` whose cause is `error` (task cancellation becomes `invalidState`).
+    public static func wrap(_ error: any Error, as code: Code, _ message: String) -> DuplexError {
+        if let error = error as? DuplexError { return error }
+        if error is CancellationError { return DuplexError(.invalidState, "Cancelled.", cause: error) }
+        return DuplexError(code, message, cause: error)
+    }
+
     public var description: String {
         if let cause { return "\(code): \(message) (cause: \(cause))" }
         return "\(code): \(message)"

@@ -18,7 +18,8 @@ public struct TextSegmenter: Sendable {
         public var firstSegmentMinWordsAtComma: Int
         /// The first segment is cut after this many words if no punctuation came yet…
         public var firstSegmentWords: Int
-        /// …but only once this many complete words are buffered (so a comma may still come).
+        /// …once this many complete words are buffered without a comma or sentence end
+        /// (punctuation within them is the better place to cut).
         public var firstSegmentLookaheadWords: Int
         /// Later segments longer than this many words are split at a comma or a space.
         public var maxWords: Int
@@ -27,8 +28,8 @@ public struct TextSegmenter: Sendable {
 
         /// Defaults tuned for Piper-style voices.
         public init(
-            firstSegmentMinWordsAtComma: Int = 2, firstSegmentWords: Int = 6,
-            firstSegmentLookaheadWords: Int = 9, maxWords: Int = 30, maxCharacters: Int = 300
+            firstSegmentMinWordsAtComma: Int = 2, firstSegmentWords: Int = 5,
+            firstSegmentLookaheadWords: Int = 7, maxWords: Int = 30, maxCharacters: Int = 300
         ) {
             self.firstSegmentMinWordsAtComma = firstSegmentMinWordsAtComma
             self.firstSegmentWords = firstSegmentWords
@@ -103,6 +104,7 @@ public struct TextSegmenter: Sendable {
                     inWord = false
                     lastSpace = index
                     if isFirst, words == policy.firstSegmentWords { firstCut = index }
+                    if isFirst, words >= policy.firstSegmentLookaheadWords, let firstCut { return firstCut }
                     if words == policy.maxWords { cutAtMaxWords = lastComma ?? index }
                 }
                 if c.isNewline, words > 0 { return index + 1 }

@@ -187,7 +187,7 @@ final class ClientSession: Sendable {
         request.sessionID = id
         request.command = command
         do {
-            _ = try await worker.call { client, options in try await client.control(request, options: options) }
+            _ = try await worker.call { [request] client, options in try await client.control(request, options: options) }
         } catch {
             logger.warning("worker control failed", metadata: ["error.message": "\(error)"])
         }
@@ -210,7 +210,7 @@ final class ClientSession: Sendable {
             }
             let sessionID = id
             let delivery = state.withLock { $0.delivery }
-            let endReason = try await callSynthesize(worker: worker) { writer in
+            let endReason = try await callSynthesize(worker: worker, gate: reply.gate) { writer in
                 var sequence: UInt64 = 0
                 for await piece in reply.pieces {
                     sequence += 1
@@ -252,21 +252,55 @@ final class ClientSession: Sendable {
 
     /// Runs one Synthesize call; returns the worker's end reason.
     private func callSynthesize(
-        worker: WorkerConnection,
+        worker: WorkerConnection, gate: PlaybackGate,
         produce: @escaping @Sendable (RPCWriter<Duplex_Tts_V1_TextChunk>) async throws -> Void,
         onFrame: @escaping @Sendable (Duplex_Tts_V1_AudioFrame) async throws -> Void
     ) async throws(DuplexError) -> Duplex_Tts_V1_EndReason {
+        try worker.checkRunning()
+        let clock = ContinuousClock()
+        // Stall watchdog: once all text is sent, a worker that sends nothing for longer than
+        // the worker timeout (while not paused) is treated as gone, even if its TCP
+        // connection still looks open.
+        let lastActivity = Locked<ContinuousClock.Instant?>(nil)
+        let stallLimit = worker.timeout
         do {
-            let reason = try await worker.tts.synthesize(requestProducer: produce) { response in
-                for try await frame in response.messages {
-                    if frame.isFinal {
-                        if !frame.audioData.isEmpty { try await onFrame(frame) }
-                        return frame.endReason
+            let reason = try await withThrowingTaskGroup(of: Duplex_Tts_V1_EndReason?.self) { group in
+                group.addTask {
+                    try await worker.tts.synthesize(options: worker.streamOptions, requestProducer: { writer in
+                        try await produce(writer)
+                        lastActivity.withLock { $0 = clock.now }
+                    }) { response in
+                        for try await frame in response.messages {
+                            lastActivity.withLock { if $0 != nil { $0 = clock.now } }
+                            if frame.isFinal {
+                                if !frame.audioData.isEmpty { try await onFrame(frame) }
+                                return frame.endReason
+                            }
+                            try await onFrame(frame)
+                        }
+                        throw DuplexError(.workerUnavailable, "Worker \(worker.address) ended the stream without an end marker.")
                     }
-                    try await onFrame(frame)
                 }
-                throw DuplexError(.workerUnavailable, "Worker \(worker.address) ended the stream without an end marker.")
-            }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .milliseconds(250))
+                        let now = clock.now
+                        let stalled = lastActivity.withLock { last -> Bool in
+                            guard let since = last else { return false }
+                            if gate.isPaused {
+                                last = now
+                                return false
+                            }
+                            return since.duration(to: now) > stallLimit
+                        }
+                        if stalled {
+                            throw DuplexError(.workerUnavailable, "Worker \(worker.address) sent nothing for \(stallLimit).")
+                        }
+                    }
+                }
+                defer { group.cancelAll() }
+                return try await group.next()!
+            }!
             pool.markHealthy(worker)
             return reason
         } catch {
@@ -295,7 +329,7 @@ final class ClientSession: Sendable {
         request.modelID = model
         request.options = options
         do {
-            let response = try await worker.call { client, callOptions in try await client.startSession(request, options: callOptions) }
+            let response = try await worker.call { [request] client, callOptions in try await client.startSession(request, options: callOptions) }
             pool.markHealthy(worker)
             state.withLock { s in
                 s.worker = worker
@@ -313,7 +347,7 @@ final class ClientSession: Sendable {
         guard let worker = state.withLock({ $0.worker }) else { return }
         var request = Duplex_Tts_V1_EndSessionRequest()
         request.sessionID = id
-        _ = try? await worker.call { client, options in try await client.endSession(request, options: options) }
+        _ = try? await worker.call { [request] client, options in try await client.endSession(request, options: options) }
     }
 
     // MARK: Outbound

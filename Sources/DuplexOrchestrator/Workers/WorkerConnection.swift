@@ -5,6 +5,7 @@ import GRPCCore
 import GRPCInProcessTransport
 import GRPCNIOTransportHTTP2
 import ServiceLifecycle
+import Synchronization
 
 /// A gRPC client connection to one TTS worker (over HTTP/2, or in-process for the
 /// embedded worker). The underlying client reconnects by itself when the worker comes
@@ -20,13 +21,20 @@ public final class WorkerConnection: Service, Sendable {
     private let stopConnections: @Sendable () -> Void
     /// Timeout for unary calls.
     public let timeout: Duration
+    /// Set once the connection is shut down: calls then fail at once (a gRPC client that no
+    /// longer runs would otherwise hold them forever).
+    private let stopped = Atomic<Bool>(false)
 
     /// Connects to a worker over HTTP/2 with plaintext (loopback or a trusted network).
     public convenience init(address: WorkerAddress, timeout: Duration) throws {
         let transport = try HTTP2ClientTransport.Posix(
             target: .dns(host: address.host, port: address.port),
             transportSecurity: .plaintext,
-            config: .defaults { $0.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2) })
+            config: .defaults {
+                $0.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
+                // Detect a worker host that vanished without closing the connection.
+                $0.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(5), allowWithoutCalls: true)
+            })
         self.init(transport: transport, address: address.description, timeout: timeout)
     }
 
@@ -42,16 +50,29 @@ public final class WorkerConnection: Service, Sendable {
 
     /// Runs the connection until graceful shutdown.
     public func run() async throws {
+        defer { stopped.store(true, ordering: .releasing) }
         try await withGracefulShutdownHandler {
             try await runConnections()
         } onGracefulShutdown: {
+            self.stopped.store(true, ordering: .releasing)
             self.stopConnections()
         }
     }
 
     /// Closes the connection.
     public func shutdown() {
+        stopped.store(true, ordering: .releasing)
         stopConnections()
+    }
+
+    /// Whether the connection was shut down.
+    public var isStopped: Bool { stopped.load(ordering: .acquiring) }
+
+    /// Throws `workerUnavailable` if the connection was shut down.
+    public func checkRunning() throws(DuplexError) {
+        if isStopped {
+            throw DuplexError(.workerUnavailable, "The connection to worker \(address) is shut down.")
+        }
     }
 
     /// Call options with the unary timeout.
@@ -62,10 +83,28 @@ public final class WorkerConnection: Service, Sendable {
         return options
     }
 
-    /// Runs a unary call, converting failures into ``DuplexError``.
-    public func call<T: Sendable>(_ body: (any Duplex_Tts_V1_TTSService.ClientProtocol, CallOptions) async throws -> T) async throws(DuplexError) -> T {
+    /// Call options for the Synthesize stream: no overall timeout (a reply may be long), but
+    /// no waiting for a worker that is down either — a realtime reply fails fast and the
+    /// next one goes to a healthy worker.
+    public var streamOptions: CallOptions {
+        var options = CallOptions.defaults
+        options.waitForReady = false
+        return options
+    }
+
+    /// Runs a unary call, converting failures into ``DuplexError``. The call is bounded by
+    /// ``timeout`` whatever state the connection is in.
+    public func call<T: Sendable>(
+        _ body: @escaping @Sendable (any Duplex_Tts_V1_TTSService.ClientProtocol, CallOptions) async throws -> T
+    ) async throws(DuplexError) -> T {
+        try checkRunning()
+        let (tts, options, timeout, address) = (self.tts, unaryOptions, self.timeout, self.address)
         do {
-            return try await body(tts, unaryOptions)
+            return try await withDeadline(timeout + .milliseconds(250)) {
+                try await body(tts, options)
+            } timeoutError: {
+                DuplexError(.workerUnavailable, "Worker \(address) did not answer within \(timeout).")
+            }
         } catch {
             throw WireErrors.duplexError(error, worker: address)
         }

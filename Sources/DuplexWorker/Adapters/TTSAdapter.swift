@@ -56,6 +56,16 @@ public protocol TTSAdapter: Sendable {
     func validate(_ pack: ModelDescriptor) throws(DuplexError)
     /// Loads a model. Runs blocking work off the cooperative pool.
     func load(_ model: ModelDescriptor) async throws(DuplexError) -> any TTSVoice
+    /// Describes a pack folder that has no `metadata.yaml` from the model files alone (e.g. a
+    /// Piper voice dropped in as `.onnx` + `.onnx.json`), or returns nil if it cannot.
+    /// - Parameters:
+    ///   - name: the folder name, used as the model id.
+    func describe(folder path: String, family: String, name: String) throws(DuplexError) -> ModelDescriptor?
+}
+
+extension TTSAdapter {
+    /// Families that need a `metadata.yaml` describe nothing on their own.
+    public func describe(folder path: String, family: String, name: String) throws(DuplexError) -> ModelDescriptor? { nil }
 }
 
 /// A loaded voice that turns one text segment into audio.
@@ -66,7 +76,17 @@ public protocol TTSVoice: Sendable {
     var sampleRate: Int { get }
     /// Synthesizes one segment (a clause or sentence) to mono float samples in [-1, 1].
     /// Honours task cancellation.
-    func synthesize(_ text: String, options: VoiceOptions) async throws(DuplexError) -> [Float]
+    /// - Parameter priority: ``BlockingExecutor/Priority/urgent`` when a listener is waiting
+    ///   for this audio, ``BlockingExecutor/Priority/ahead`` for work ahead of playback;
+    ///   adapters with a shared inference queue let urgent work overtake.
+    func synthesize(_ text: String, options: VoiceOptions, priority: BlockingExecutor.Priority) async throws(DuplexError) -> [Float]
     /// Releases the voice's resources. Called once, when no session uses it.
     func unload() async
+}
+
+extension TTSVoice {
+    /// Synthesizes one segment with ``BlockingExecutor/Priority/urgent`` priority.
+    public func synthesize(_ text: String, options: VoiceOptions) async throws(DuplexError) -> [Float] {
+        try await synthesize(text, options: options, priority: .urgent)
+    }
 }

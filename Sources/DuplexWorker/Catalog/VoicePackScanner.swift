@@ -26,7 +26,16 @@ public enum VoicePackScanner {
             for folder in packs.sorted() where isDirectory("\(root)/\(family)/\(folder)") {
                 let path = "\(root)/\(family)/\(folder)"
                 do {
-                    let pack = try loadPack(at: path, family: family, folder: folder)
+                    let pack: ModelDescriptor
+                    if !FileManager.default.fileExists(atPath: "\(path)/metadata.yaml"),
+                        let described = try adapters[family]?.describe(folder: path, family: family, name: folder)
+                    {
+                        var withFingerprint = described
+                        withFingerprint.metadata["fingerprint"] = fingerprint(paths: described.files.values.sorted())
+                        pack = withFingerprint
+                    } else {
+                        pack = try loadPack(at: path, family: family, folder: folder)
+                    }
                     guard let adapter = adapters[pack.family] else {
                         throw DuplexError(.invalidVoicePack,
                             "Voice pack \(path): family '\(pack.family)' is not enabled (enabled: \(adapters.keys.sorted().joined(separator: ", "))).")

@@ -1,6 +1,7 @@
 import DuplexConfig
 import DuplexCore
 import DuplexDSP
+import DuplexSherpa
 import GRPCCore
 import GRPCInProcessTransport
 import GRPCNIOTransportHTTP2
@@ -19,7 +20,13 @@ public struct WorkerRuntime: Sendable {
             switch family {
             case "sine": SineAdapter()
             case "espeak": EspeakAdapter()
-            default: nil  // neural families are added by later adapters
+            case "piper":
+                PiperAdapter(
+                    cacheDirectory: configuration.worker.cacheDir,
+                    inference: InferenceOptions(
+                        provider: configuration.worker.executionProvider, threads: configuration.worker.inferenceThreads),
+                    concurrency: configuration.worker.inferenceConcurrency)
+            default: nil
             }
         }
         let catalog = ModelCatalog(adapters: adapters, voicepacksDirectory: configuration.worker.voicepacksDir, logger: logger)
