@@ -173,7 +173,10 @@ let package = Package(
             linkerSettings: sherpaLinkerSettings),
         .testTarget(
             name: "DuplexSpeechTests",
-            dependencies: ["DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP"],
+            dependencies: [
+                "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
         .testTarget(

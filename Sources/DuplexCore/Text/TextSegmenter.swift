@@ -28,8 +28,8 @@ public struct TextSegmenter: Sendable {
 
         /// Defaults tuned for Piper-style voices.
         public init(
-            firstSegmentMinWordsAtComma: Int = 2, firstSegmentWords: Int = 5,
-            firstSegmentLookaheadWords: Int = 7, maxWords: Int = 30, maxCharacters: Int = 300
+            firstSegmentMinWordsAtComma: Int = 2, firstSegmentWords: Int = 3,
+            firstSegmentLookaheadWords: Int = 5, maxWords: Int = 30, maxCharacters: Int = 300
         ) {
             self.firstSegmentMinWordsAtComma = firstSegmentMinWordsAtComma
             self.firstSegmentWords = firstSegmentWords

@@ -31,6 +31,7 @@ public enum OrchestratorApp {
             let body: [String: Any] = [
                 "status": healthy ? "ok" : "degraded",
                 "sessions": sessions.load(ordering: .relaxed),
+                "rss_bytes": ProcessMemory.residentBytes,
                 "workers": workers.map { w -> [String: Any] in
                     ["address": w.address, "reachable": w.reachable, "ready": w.ready, "name": w.name,
                      "resident_models": w.residentModels, "metrics": w.metrics]

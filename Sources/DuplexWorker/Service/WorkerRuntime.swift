@@ -61,6 +61,13 @@ public struct WorkerServerService<Transport: ServerTransport>: Service {
                 do {
                     try await runtime.service.prepare()
                     logger.info("worker ready", metadata: ["model.default": "\(runtime.service.defaultModelID ?? "-")"])
+                    let catalog = runtime.service.manager.catalog
+                    if let id = runtime.service.defaultModelID, catalog.model(id)?.family == "espeak",
+                        !catalog.all.contains(where: { $0.family == "piper" })
+                    {
+                        logger.warning(
+                            "no Piper voice installed: speaking with espeak-ng. Install one with `duplex models install piper-en-us-joe` (or scripts/setup.sh).")
+                    }
                 } catch {
                     logger.error("worker could not load its default model", metadata: ["error.message": "\(error)"])
                     server.beginGracefulShutdown()

@@ -171,7 +171,7 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
             group.addTask {
                 // Producer: segments → frames, a bounded number of segments ahead.
                 do {
-                    try await produce(segments: segments, audio: audio, figures: figures)
+                    try await produce(run, segments: segments, audio: audio, figures: figures)
                     audio.finish()
                 } catch {
                     audio.finish(throwing: error)
@@ -194,20 +194,32 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
     }
 
     private func produce(
-        segments: AsyncBoundedQueue<String>, audio: AsyncBoundedQueue<SegmentAudio>, figures: Locked<SynthesisFigures>
+        _ run: SynthesisRun, segments: AsyncBoundedQueue<String>, audio: AsyncBoundedQueue<SegmentAudio>, figures: Locked<SynthesisFigures>
     ) async throws {
         let resampler = try Resampler(from: model.voice.sampleRate, to: OutputFormat.sampleRate)
         var framer = FrameAssembler()
         var index: UInt32 = 0
+        var continuesSentence = false
+        var producedFrames = 0
         let inferenceClock = ContinuousClock()
         while let segment = try await segments.next() {
             let start = inferenceClock.now
-            var samples = try await model.voice.synthesize(segment, options: options)
+            // Urgent while the listener has less than half a second of audio in hand, so a
+            // reply's first clause overtakes other sessions' work ahead of playback.
+            let buffered = producedFrames - Int(run.framesEmitted)
+            let priority: BlockingExecutor.Priority = index == 0 || buffered < 25 ? .urgent : .ahead
+            var samples = try await model.voice.synthesize(segment, options: options, priority: priority)
             let elapsed = inferenceClock.now - start
             if !samples.isEmpty {
                 let seconds = Double(samples.count) / Double(model.voice.sampleRate)
                 figures.withLock { $0.realTimeFactors.append(elapsed.millisecondsDouble / 1000 / seconds) }
             }
+            // A segment cut mid-sentence (for fast first audio) joins the next one without the
+            // silence the voice pads each utterance with, so the cut is not heard as a pause.
+            let endsMidSentence = segment.last.map { $0.isLetter || $0.isNumber } ?? false
+            if endsMidSentence { SilenceTrim.trimEnd(&samples, keep: model.voice.sampleRate / 50) }
+            if continuesSentence { SilenceTrim.trimStart(&samples, keep: model.voice.sampleRate / 100) }
+            continuesSentence = endsMidSentence
             samples = resampler.process(samples) + resampler.flush()
             LoudnessNormalizer.apply(gain: model.gain, to: &samples)
             var frames: [Data] = []
@@ -220,6 +232,7 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
                 tail += repeatElement(0, count: OutputFormat.samplesPerFrame - tail.count)
                 frames.append(tail.withUnsafeBytes { Data($0) })
             }
+            producedFrames += frames.count
             try await audio.send(SegmentAudio(index: index, frames: frames))
             index += 1
         }

@@ -1,11 +1,14 @@
 import ArgumentParser
 import DuplexClient
+import DuplexConfig
 import DuplexCore
+import DuplexWorker
 import Foundation
 import Logging
 
 struct Bench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Benchmarks against a running server.", subcommands: [BenchTTS.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Benchmarks: TTS against a running server, ASR in process.", subcommands: [BenchTTS.self, BenchASR.self])
 }
 
 struct BenchTTS: AsyncParsableCommand {
@@ -28,6 +31,14 @@ struct BenchTTS: AsyncParsableCommand {
     @Option(help: "Text of each reply.")
     var text = "The quick brown fox jumps over the lazy dog, and then it runs back home before dark."
 
+    @Flag(inversion: .prefixedNo, help: "Also measure the model's real-time factor in this process (same code as the worker).")
+    var localRtf = true
+
+    @Flag(help: "Also run the Python piper-tts package on the same voice and text (tools/piper_reference_bench.py).")
+    var comparePython = false
+
+    @OptionGroup var options: ConfigOptions
+
     func run() async throws {
         let counts = sessions.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !counts.isEmpty, counts.allSatisfy({ (1...256).contains($0) }) else {
@@ -37,6 +48,7 @@ struct BenchTTS: AsyncParsableCommand {
         print("text: \(text)")
         print(String(repeating: "-", count: 96))
         print("sessions  replies  first-audio p50  p95  max (ms)   jitter p95 (ms)  audio/wall  realtime  errors")
+        if let health = try? await serverHealth() { print("server: \(health)") }
         for count in counts {
             let result = try await runRound(sessions: count)
             let fa = result.firstAudio.sorted()
@@ -47,6 +59,100 @@ struct BenchTTS: AsyncParsableCommand {
                 result.audioSeconds / max(result.wallSeconds, 1e-9), (result.underruns == 0 ? "yes" : "no(\(result.underruns))") as NSString,
                 result.errors))
         }
+        if let health = try? await serverHealth() { print("server after: \(health)") }
+        if localRtf { try await measureLocalRTF(counts: counts) }
+        if comparePython { try comparePythonPiper() }
+    }
+
+    /// Model, RSS and session count from the server's /health.
+    private func serverHealth() async throws -> String {
+        guard var components = URLComponents(string: url) else { return "?" }
+        components.scheme = components.scheme == "wss" ? "https" : "http"
+        components.path = "/health"
+        guard let host = components.host, let port = components.port else { return "?" }
+        let body = try await HealthProbe.get(host: host, port: port, path: "/health")
+        guard let json = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { return "?" }
+        let rss = (json["rss_bytes"] as? Int).map { String(format: "%.0f MB", Double($0) / 1_048_576) } ?? "?"
+        let models = ((json["workers"] as? [[String: Any]]) ?? []).flatMap { ($0["resident_models"] as? [String]) ?? [] }
+        return "rss \(rss), resident models \(models.joined(separator: ","))"
+    }
+
+    /// Real-time factor of the model itself: N concurrent syntheses of the text, segment by
+    /// segment as the worker does, timed in this process.
+    private func measureLocalRTF(counts: [Int]) async throws {
+        let config = try options.load()
+        var logger = Logger(label: "duplex.bench")
+        logger.logLevel = .error
+        let runtime = WorkerRuntime(configuration: config, logger: logger)
+        let modelID = model ?? runtime.service.manager.catalog.preferredDefault()?.modelID ?? "espeak-en-us"
+        let lease = try await runtime.service.manager.acquire(modelID)
+        defer { Task { await runtime.service.manager.release(lease) } }
+        var segmenter = TextSegmenter()
+        let segments = segmenter.append(text) + segmenter.flush()
+        print(String(repeating: "-", count: 96))
+        print("local synthesis, model \(modelID): \(segments.count) segments, first \"\(segments.first ?? "")\"")
+        print("sessions  first-segment p50  p95 (ms)   RTF p50   p95")
+        for count in counts {
+            let results = try await withThrowingTaskGroup(of: (Double, [Double]).self) { group in
+                for _ in 0..<count {
+                    group.addTask {
+                        var firstMs = 0.0
+                        var rtfs: [Double] = []
+                        for _ in 0..<max(1, repeats) {
+                            for (index, segment) in segments.enumerated() {
+                                let start = ContinuousClock.now
+                                let audio = try await lease.model.voice.synthesize(segment, options: VoiceOptions())
+                                let elapsed = start.duration(to: .now).millisecondsDouble
+                                if index == 0 { firstMs = elapsed }
+                                let seconds = Double(audio.count) / Double(lease.model.voice.sampleRate)
+                                if seconds > 0 { rtfs.append(elapsed / 1000 / seconds) }
+                            }
+                        }
+                        return (firstMs, rtfs)
+                    }
+                }
+                var all: [(Double, [Double])] = []
+                for try await result in group { all.append(result) }
+                return all
+            }
+            let first = results.map(\.0).sorted()
+            let rtf = results.flatMap(\.1).sorted()
+            print(String(
+                format: "%8d  %16.1f  %5.1f      %7.3f  %5.3f", count, percentile(first, 0.5), percentile(first, 0.95),
+                percentile(rtf, 0.5), percentile(rtf, 0.95)))
+        }
+    }
+
+    /// Runs the Python piper-tts package on the same voice pack and text.
+    private func comparePythonPiper() throws {
+        let config = try options.load()
+        var logger = Logger(label: "duplex.bench")
+        logger.logLevel = .error
+        let runtime = WorkerRuntime(configuration: config, logger: logger)
+        let catalog = runtime.service.manager.catalog
+        guard let pack = (model.flatMap { catalog.model($0) } ?? catalog.preferredDefault()), pack.family == "piper",
+            let onnx = pack.files["model"]
+        else {
+            print("compare-python: needs a Piper model (--model piper-…)")
+            return
+        }
+        print(String(repeating: "-", count: 96))
+        print("Python piper-tts 1.8.0 on \(pack.modelID) (same text, \(max(3, repeats)) runs):")
+        var arguments = ["--model", onnx, "--text", text, "--runs", "\(max(3, repeats))"]
+        if let json = pack.files["config"] { arguments += ["--config", json] }
+        let (status, output) = try ProjectTools.run("piper_reference_bench.py", arguments, captureOutput: true)
+        guard status == 0, let data = output.data(using: .utf8),
+            let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+        else {
+            print("compare-python: the Python benchmark failed (status \(status)); is .deps/venv installed?")
+            return
+        }
+        let first = json["first_chunk_ms"] as? [String: Any] ?? [:]
+        let rtf = json["rtf"] as? [String: Any] ?? [:]
+        print(String(
+            format: "python    first chunk p50 %.1f  p95 %.1f ms   RTF p50 %.3f  p95 %.3f   load %.0f ms",
+            first["p50"] as? Double ?? 0, first["p95"] as? Double ?? 0, rtf["p50"] as? Double ?? 0, rtf["p95"] as? Double ?? 0,
+            json["load_ms"] as? Double ?? 0))
     }
 
     private struct Round: Sendable {

@@ -125,6 +125,7 @@ struct Doctor: AsyncParsableCommand {
             report.fail("cache folder \(config.worker.cacheDir) is not writable", fix: "set worker.cache_dir to a writable folder")
         }
 
+        print(String(format: "  info  process RSS with the models above loaded: %.0f MB", Double(ProcessMemory.residentBytes) / 1_048_576))
         print(report.failures == 0 ? "All checks passed." : "\(report.failures) check(s) failed.")
         if report.failures > 0 { throw ExitCode(1) }
     }
