@@ -21,8 +21,8 @@ struct BenchASR: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     static let texts = [
-        "Please remind me to call the dentist tomorrow morning at nine.",
-        "The train to the airport leaves every twenty minutes from platform four, so we should leave the house by half past seven to be safe.",
+        "Please remind me to call the dentist tomorrow morning at nine, and to pick up the dry cleaning after lunch.",
+        "The train to the airport leaves every twenty minutes from platform four, so we should leave the house by half past seven to be safe. If it is late again, we can still take a taxi from the station and arrive before the gate closes.",
     ]
 
     func run() async throws {
