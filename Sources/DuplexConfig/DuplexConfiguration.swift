@@ -11,6 +11,8 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var limits = LimitsSection()
     /// The TTS worker (in-process or `duplex worker`).
     public var worker = WorkerSection()
+    /// The worker's model manager (loading, residency, eviction).
+    public var modelManager = ModelManagerSection()
     /// How the orchestrator reaches workers.
     public var orchestrator = OrchestratorSection()
     /// Output audio processing.
@@ -33,6 +35,9 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "server": try server.set(&field)
         case "limits": try limits.set(&field)
         case "worker": try worker.set(&field)
+        case "model_manager":
+            // The default model lives in `worker.default_model`; both names set it.
+            if key == "default_model_id" { worker.defaultModel = value.trimmingWhitespace() } else { try modelManager.set(&field) }
         case "orchestrator": try orchestrator.set(&field)
         case "audio": try audio.set(&field)
         case "logging": try logging.set(&field)
@@ -43,7 +48,7 @@ public struct DuplexConfiguration: Sendable, Hashable {
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "orchestrator", "audio", "vad", "asr", "logging"]
+    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.
@@ -131,6 +136,43 @@ public struct WorkerSection: Sendable, Hashable {
         case "cache_dir": cacheDir = try f.nonEmpty()
         case "execution_provider": executionProvider = try f.oneOf(["cpu", "cuda", "coreml", "directml"])
         case "synthesis_ahead": synthesisAhead = try f.int(1...16)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `model_manager:` — how a worker loads, keeps and evicts models.
+public struct ModelManagerSection: Sendable, Hashable {
+    /// Models loaded (and warmed) after the default one at start. Default none.
+    public var preloadModelIDs: [String] = []
+    /// Idle time after which a model is unloaded, in ms. Default 600000.
+    public var ttlMs = 600_000
+    /// A model stays at least this long after loading, in ms. Default 120000.
+    public var minResidencyMs = 120_000
+    /// How often the evictor looks for idle models, in ms. Default 30000.
+    public var evictCheckIntervalMs = 30_000
+    /// Most resident models. Default 3.
+    public var residentCap = 3
+    /// Most loads running at once. Default 1.
+    public var maxParallelLoads = 1
+    /// Whether the default model is exempt from eviction. Default true.
+    public var keepDefault = true
+    /// Whether each load is followed by a hidden warmup synthesis. Default true.
+    public var warmup = true
+    /// The warmup phrase. Default "Hello, this is a warmup."
+    public var warmupText = "Hello, this is a warmup."
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "preload_model_ids": preloadModelIDs = try f.list(allowed: nil)
+        case "ttl_ms": ttlMs = try f.int(1000...86_400_000)
+        case "min_residency_ms": minResidencyMs = try f.int(0...86_400_000)
+        case "evict_check_interval_ms": evictCheckIntervalMs = try f.int(100...3_600_000)
+        case "resident_cap": residentCap = try f.int(1...1000)
+        case "max_parallel_loads": maxParallelLoads = try f.int(1...64)
+        case "keep_default": keepDefault = try f.bool()
+        case "warmup": warmup = try f.bool()
+        case "warmup_text": warmupText = try f.nonEmpty()
         default: throw f.unknownKey()
         }
     }
@@ -294,6 +336,13 @@ struct ConfigField {
         guard let v = Double(value.trimmingWhitespace()) else { throw invalid("'\(value)' is not a number") }
         guard range.contains(v) else { throw invalid("\(v) is outside \(range.lowerBound)…\(range.upperBound)") }
         return v
+    }
+    func bool() throws(DuplexError) -> Bool {
+        switch value.trimmingWhitespace().lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default: throw invalid("'\(value)' is not true or false")
+        }
     }
     func oneOf(_ allowed: [String]) throws(DuplexError) -> String {
         let v = value.trimmingWhitespace().lowercased()

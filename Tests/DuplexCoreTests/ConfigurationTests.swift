@@ -17,6 +17,22 @@ import Testing
         #expect(config.server.host == "0.0.0.0")
     }
 
+    @Test func modelManagerSectionParsesAndValidates() throws {
+        var config = DuplexConfiguration()
+        try ConfigurationLoader.apply(
+            yaml: "model_manager:\n  default_model_id: piper-en-us-joe\n  preload_model_ids: [espeak-en-us]\n  ttl_ms: 5000\n  warmup: false\n",
+            source: "test", to: &config)
+        #expect(config.worker.defaultModel == "piper-en-us-joe")
+        #expect(config.modelManager.preloadModelIDs == ["espeak-en-us"])
+        #expect(config.modelManager.ttlMs == 5000)
+        #expect(config.modelManager.warmup == false)
+        try ConfigurationLoader.apply(environment: ["DUPLEX_MODEL_MANAGER_RESIDENT_CAP": "5"], to: &config)
+        #expect(config.modelManager.residentCap == 5)
+        #expect(throws: DuplexError.self) { try config.set(section: "model_manager", key: "warmup", value: "maybe") }
+        #expect(throws: DuplexError.self) { try config.set(section: "model_manager", key: "resident_cap", value: "0") }
+        #expect(throws: DuplexError.self) { try config.set(section: "vad", key: "aggressiveness", value: "4") }
+    }
+
     @Test func invalidValuesFailWithTheKeyName() {
         var config = DuplexConfiguration()
         #expect {

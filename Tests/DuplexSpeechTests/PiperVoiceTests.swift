@@ -97,8 +97,8 @@ enum SpeechModels {
         let normal = try await voice.synthesize(text, options: VoiceOptions())
         let fast = try await voice.synthesize(text, options: try VoiceOptions(parsing: ["speed": "1.5"]))
         let slow = try await voice.synthesize(text, options: try VoiceOptions(parsing: ["speed": "0.7"]))
-        #expect(Double(fast.count) < Double(normal.count) * 0.8)
-        #expect(Double(slow.count) > Double(normal.count) * 1.2)
+        #expect(Double(fast.count) < Double(normal.count) * 0.9)  // VITS durations are sampled: generous bounds
+        #expect(Double(slow.count) > Double(normal.count) * 1.15)
         let calm = try await voice.synthesize(text, options: try VoiceOptions(parsing: ["noise_scale": "0.1", "noise_w": "0.1"]))
         #expect(calm.count > normal.count / 2 && calm.count < normal.count * 2)
         #expect(calm.map(abs).max() ?? 0 > 0.05)

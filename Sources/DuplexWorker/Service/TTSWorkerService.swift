@@ -29,11 +29,16 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     private let ready = Atomic<Bool>(false)
     private let logger: Logger
     private let maxSynthesisCharacters: Int
+    private let preloadModelIDs: [String]
 
     /// Creates the service.
-    public init(configuration: WorkerSection, manager: ModelManager, maxSynthesisCharacters: Int = 1_000_000, logger: Logger) {
+    public init(
+        configuration: WorkerSection, manager: ModelManager, preloadModelIDs: [String] = [], maxSynthesisCharacters: Int = 1_000_000,
+        logger: Logger
+    ) {
         self.configuration = configuration
         self.manager = manager
+        self.preloadModelIDs = preloadModelIDs
         self.maxSynthesisCharacters = maxSynthesisCharacters
         self.logger = logger
     }
@@ -57,6 +62,14 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         }
         try await manager.load(id)
         ready.store(true, ordering: .releasing)
+        // Preloads come after the default and never make the worker unready.
+        for other in preloadModelIDs where other != id {
+            do {
+                try await manager.load(other)
+            } catch {
+                logger.warning("preload failed", metadata: ["model.id": "\(other)", "error.message": "\(error.message)"])
+            }
+        }
     }
 
     /// Number of open sessions.
@@ -217,7 +230,8 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     public func listModels(
         request: Duplex_Tts_V1_ListModelsRequest, context: ServerContext
     ) async throws -> Duplex_Tts_V1_ListModelsResponse {
-        let resident = Set(await manager.residentModelIDs)
+        let residentModels = await manager.residentModels
+        let resident = Set(residentModels.map(\.id))
         var response = Duplex_Tts_V1_ListModelsResponse()
         response.models = manager.catalog.all.map { model in
             var info = Duplex_Tts_V1_ModelInfo()
@@ -228,6 +242,10 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             info.metadata = model.metadata.merging(
                 ["display_name": model.displayName, "sample_rate": "\(model.sampleRate)", "tags": model.tags.sorted().joined(separator: ",")],
                 uniquingKeysWith: { a, _ in a })
+            if let loaded = residentModels.first(where: { $0.id == model.modelID }) {
+                info.metadata["memory_bytes"] = "\(loaded.memoryBytes)"
+                info.metadata["idle_ms"] = "\(loaded.idle.milliseconds)"
+            }
             return info
         }
         return response
@@ -274,6 +292,8 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         var response = Duplex_Tts_V1_GetCapabilitiesResponse()
         response.capabilities = capabilities
         response.residentModels = await manager.residentModelIDs
+        let residentMemory = await manager.residentModels.reduce(0) { $0 + $1.memoryBytes }
+        let counters = await manager.counters
         response.workerName = configuration.name
         response.ready = isReady
         response.metrics = [
@@ -282,6 +302,10 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             "queue_depth": Double(stats.activeSyntheses),
             "rtf_p50": stats.realTimeFactorP50,
             "first_audio_p50_ms": stats.firstAudioP50,
+            "resident_models_memory_bytes": Double(residentMemory),
+            "rss_bytes": Double(ProcessMemory.residentBytes),
+            "model_loads": Double(counters.loads),
+            "model_evictions": Double(counters.evictions),
         ]
         return response
     }

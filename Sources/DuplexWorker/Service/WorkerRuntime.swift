@@ -13,6 +13,8 @@ import ServiceLifecycle
 public struct WorkerRuntime: Sendable {
     /// The gRPC service.
     public let service: TTSWorkerService
+    /// How often the evictor runs.
+    public let evictInterval: Duration
 
     /// Builds the runtime.
     public init(configuration: DuplexConfiguration, logger: Logger) {
@@ -31,9 +33,22 @@ public struct WorkerRuntime: Sendable {
         }
         let catalog = ModelCatalog(adapters: adapters, voicepacksDirectory: configuration.worker.voicepacksDir, logger: logger)
         let mode = LoudnessNormalizer.Mode(rawValue: configuration.audio.normalization) ?? .lufs
+        let settings = configuration.modelManager
+        var policy = ModelPolicy()
+        policy.ttl = .milliseconds(settings.ttlMs)
+        policy.minResidency = .milliseconds(settings.minResidencyMs)
+        policy.residentCap = settings.residentCap
+        policy.maxParallelLoads = settings.maxParallelLoads
+        policy.warmup = settings.warmup
+        let defaultModel = configuration.worker.defaultModel.isEmpty
+            ? catalog.preferredDefault()?.modelID : configuration.worker.defaultModel
+        if settings.keepDefault, let defaultModel { policy.pinned = [defaultModel] }
         let manager = ModelManager(
-            catalog: catalog, normalizer: LoudnessNormalizer(mode: mode, target: configuration.audio.targetLevel), logger: logger)
-        service = TTSWorkerService(configuration: configuration.worker, manager: manager, logger: logger)
+            catalog: catalog, normalizer: LoudnessNormalizer(mode: mode, target: configuration.audio.targetLevel),
+            warmupText: settings.warmupText, policy: policy, logger: logger)
+        service = TTSWorkerService(
+            configuration: configuration.worker, manager: manager, preloadModelIDs: settings.preloadModelIDs, logger: logger)
+        evictInterval = .milliseconds(settings.evictCheckIntervalMs)
     }
 }
 
@@ -58,6 +73,16 @@ public struct WorkerServerService<Transport: ServerTransport>: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await server.serve() }
+                group.addTask {
+                    // The evictor: unloads idle models past their TTL or over the resident cap.
+                    try? await cancelWhenGracefulShutdown {
+                        while !Task.isCancelled {
+                            try await Task.sleep(for: runtime.evictInterval)
+                            let evicted = await runtime.service.manager.evictIdle()
+                            if !evicted.isEmpty { logger.info("evicted idle models", metadata: ["model.ids": "\(evicted)"]) }
+                        }
+                    }
+                }
                 do {
                     try await runtime.service.prepare()
                     logger.info("worker ready", metadata: ["model.default": "\(runtime.service.defaultModelID ?? "-")"])

@@ -16,6 +16,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
+    @OptionGroup var modelManager: ModelManagerOptions
+
     @Option(help: "Address to bind (server.host).")
     var host: String?
 
@@ -32,7 +34,7 @@ struct Serve: AsyncParsableCommand {
         let config = try options.load([
             ("server", "host", host), ("server", "port", port.map { "\($0)" }),
             ("orchestrator", "workers", workers), ("worker", "default_model", defaultModel),
-        ])
+        ] + modelManager.overrides)
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.serve")
         let registry = PrometheusCollectorRegistry()

@@ -14,7 +14,9 @@ struct Worker: AsyncParsableCommand {
 
     @OptionGroup var options: ConfigOptions
 
-    @Option(help: "Adapters to enable, comma-separated: sine, espeak (worker.adapters).")
+    @OptionGroup var modelManager: ModelManagerOptions
+
+    @Option(help: "Adapters to enable, comma-separated: piper, espeak, sine (worker.adapters).")
     var adapter: String?
 
     @Option(help: "gRPC bind address (worker.host).")
@@ -33,7 +35,7 @@ struct Worker: AsyncParsableCommand {
         let config = try options.load([
             ("worker", "adapters", adapter), ("worker", "host", host), ("worker", "port", port.map { "\($0)" }),
             ("worker", "name", name), ("worker", "default_model", defaultModel),
-        ])
+        ] + modelManager.overrides)
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.worker")
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: PrometheusCollectorRegistry()))
