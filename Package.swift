@@ -175,6 +175,7 @@ let package = Package(
             name: "DuplexSpeechTests",
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
+                "DuplexOrchestrator", "DuplexProto",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,

@@ -16,12 +16,21 @@ public final class WorkerProcess: @unchecked Sendable {
         return root.appendingPathComponent(".build/debug/duplex").path
     }
 
-    /// Starts a worker with the given adapters on `port` (a free one if nil).
-    public convenience init(adapters: String = "sine,espeak", defaultModel: String = "espeak-en-us", port: Int? = nil) throws {
+    /// Starts a worker with the given adapters on `port` (a free one if nil). Voice packs are
+    /// read from `voicepacks` (none by default); prepared models go to `cacheDirectory`.
+    public convenience init(
+        adapters: String = "sine,espeak", defaultModel: String = "espeak-en-us", port: Int? = nil, voicepacks: String? = nil,
+        cacheDirectory: String? = nil
+    ) throws {
         let port = try port ?? FreePort.find()
-        try self.init(port: port, arguments: [
-            "worker", "--adapter", adapters, "--port", "\(port)", "--default-model", defaultModel, "--log-level", "warning",
-        ])
+        var environment: [String: String] = [:]
+        if let voicepacks { environment["DUPLEX_WORKER_VOICEPACKS_DIR"] = voicepacks }
+        if let cacheDirectory { environment["DUPLEX_WORKER_CACHE_DIR"] = cacheDirectory }
+        try self.init(
+            port: port,
+            arguments: [
+                "worker", "--adapter", adapters, "--port", "\(port)", "--default-model", defaultModel, "--log-level", "warning",
+            ], environment: environment)
     }
 
     /// Starts `duplex serve` (all-in-one, espeak default) on a free port.
@@ -30,13 +39,14 @@ public final class WorkerProcess: @unchecked Sendable {
         return try WorkerProcess(port: port, arguments: ["serve", "--port", "\(port)", "--default-model", "espeak-en-us", "--log-level", "warning"])
     }
 
-    private init(port: Int, arguments: [String]) throws {
+    private init(port: Int, arguments: [String], environment extra: [String: String] = [:]) throws {
         self.port = port
         process = Process()
         process.executableURL = URL(fileURLWithPath: Self.executable)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["DUPLEX_WORKER_VOICEPACKS_DIR"] = "/nonexistent"
+        environment.merge(extra) { _, new in new }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         guard FileManager.default.isExecutableFile(atPath: Self.executable) else {

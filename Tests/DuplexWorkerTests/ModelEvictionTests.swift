@@ -153,3 +153,44 @@ struct ProbeVoice: TTSVoice {
         #expect(memory >= 0)
     }
 }
+
+@Suite struct ReloadTests {
+    private func writePack(_ root: String, _ id: String, voice: String) throws {
+        let dir = "\(root)/espeak/\(id)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try "family: espeak\nmodel_id: \(id)\nlanguages: [\(voice)]\nsample_rate: 22050\nvoice: \(voice)\n"
+            .write(toFile: "\(dir)/metadata.yaml", atomically: true, encoding: .utf8)
+    }
+
+    @Test func reloadPicksUpANewPackAndReloadsAChangedOneOnceUnused() async throws {
+        let root = NSTemporaryDirectory() + "duplex-reload-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try writePack(root, "voice-a", voice: "en-us")
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        let catalog = ModelCatalog(adapters: [EspeakAdapter()], voicepacksDirectory: root, logger: logger)
+        let manager = ModelManager(catalog: catalog, normalizer: .init(), logger: logger)
+        let lease = try await manager.acquire("voice-a")
+        #expect(catalog.model("voice-b") == nil)
+
+        // A new pack appears and voice-a's metadata changes (different size → new fingerprint).
+        try writePack(root, "voice-b", voice: "de")
+        try writePack(root, "voice-a", voice: "en-gb-x-rp")
+        #expect(catalog.rescan().isEmpty)
+        #expect(catalog.model("voice-b") != nil)
+        // In use: kept for now, dropped when the session lets go.
+        #expect(await manager.reconcileWithCatalog().isEmpty)
+        #expect(await manager.isResident("voice-a"))
+        await manager.release(lease)
+        for _ in 0..<100 where await manager.isResident("voice-a") { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(await !manager.isResident("voice-a"))
+        // The next use loads the changed pack.
+        let reloaded = try await manager.load("voice-a")
+        #expect(reloaded.descriptor.metadata["voice"] == "en-gb-x-rp")
+        // An unchanged resident model survives a RELOAD.
+        try await manager.load("voice-b")
+        _ = catalog.rescan()
+        #expect(await manager.reconcileWithCatalog().isEmpty)
+        #expect(await manager.isResident("voice-b"))
+    }
+}

@@ -23,6 +23,8 @@ final class ClientSession: Sendable {
         var openReply: Reply?
         var currentReply: Reply?
         var turnCounter = 0
+        /// A model load started by `start`, finishing in the background.
+        var switchTask: Task<Void, Never>?
     }
 
     let id: String
@@ -81,6 +83,7 @@ final class ClientSession: Sendable {
             open?.finishText()
             current?.gate.stop()
             current?.finishText()
+            state.withLock { $0.switchTask }?.cancel()
             group.cancelAll()
         }
         await closeWorkerSession()
@@ -115,10 +118,18 @@ final class ClientSession: Sendable {
             await send(.error(DuplexError(.invalidMessage, "Conversation mode is not available on this server yet; use \"mode\":\"tts\".")))
             return
         }
-        state.withLock { s in
+        let (switching, worker) = state.withLock { s -> (String?, WorkerConnection?) in
             if let delivery = options.audioFormat { s.delivery = delivery }
             s.voiceOptions.merge(options.voiceOptions) { _, new in new }
-            if let model = options.modelID { s.requestedModel = model }
+            guard let model = options.modelID, model != s.modelID, s.workerSessionOpen, let worker = s.worker else {
+                if let model = options.modelID { s.requestedModel = model }
+                return (nil, nil)
+            }
+            return (model, worker)
+        }
+        if let model = switching, let worker {
+            await switchModel(to: model, on: worker)
+            return
         }
         do {
             try await openWorkerSession()
@@ -126,6 +137,65 @@ final class ClientSession: Sendable {
             await send(.error(error))
         }
         await sendSessionStart()
+    }
+
+    /// Switches the session to another model without holding up the conversation: an unknown
+    /// model is refused at once; a resident one is bound at once; otherwise the worker loads
+    /// it in the background (`model_status` `loading`, then `ready` or `failed`), the current
+    /// reply carries on with the old model and the next reply uses the new one.
+    private func switchModel(to model: String, on worker: WorkerConnection) async {
+        let listing: Duplex_Tts_V1_ListModelsResponse
+        do {
+            listing = try await worker.call { client, options in
+                try await client.listModels(Duplex_Tts_V1_ListModelsRequest(), options: options)
+            }
+        } catch {
+            await send(.error(error))
+            return
+        }
+        guard let info = listing.models.first(where: { $0.modelID == model }) else {
+            let known = listing.models.map(\.modelID).sorted().joined(separator: ", ")
+            await send(.error(DuplexError(.unknownModel, "No model '\(model)' on this worker; installed: \(known).")))
+            return
+        }
+        if info.isLoaded {
+            state.withLock { $0.requestedModel = model }
+            do {
+                try await openWorkerSession()
+                await send(.modelStatus(modelID: model, state: "ready", message: nil))
+            } catch {
+                await send(.modelStatus(modelID: model, state: "failed", message: error.message))
+                await send(.error(error))
+            }
+            await sendSessionStart()
+            return
+        }
+        await send(.modelStatus(modelID: model, state: "loading", message: "The current reply continues with \(state.withLock { $0.modelID }); the next one uses \(model)."))
+        let task = Task { [self] in
+            var request = Duplex_Tts_V1_LoadModelRequest()
+            request.modelID = model
+            request.preloadOnly = true
+            do {
+                let loaded = try await worker.call(timeout: .seconds(120)) { [request] client, options in
+                    try await client.loadModel(request, options: options)
+                }
+                guard !Task.isCancelled else { return }
+                state.withLock { $0.requestedModel = model }
+                try await openWorkerSession()
+                await send(.modelStatus(modelID: model, state: "ready", message: "loaded in \(loaded.loadDurationMs) ms"))
+                await sendSessionStart()
+            } catch {
+                guard !Task.isCancelled else { return }
+                let failure = (error as? DuplexError) ?? DuplexError(.modelLoadFailed, "\(error)")
+                await send(.modelStatus(modelID: model, state: "failed", message: failure.message))
+                await send(.error(failure))
+            }
+        }
+        let previous = state.withLock { s in
+            defer { s.switchTask = task }
+            return s.switchTask
+        }
+        previous?.cancel()
     }
 
     private func appendText(_ body: String, isFinal: Bool, replies: AsyncBoundedQueue<Reply>) async {

@@ -94,11 +94,16 @@ public final class WorkerConnection: Service, Sendable {
 
     /// Runs a unary call, converting failures into ``DuplexError``. The call is bounded by
     /// ``timeout`` whatever state the connection is in.
+    /// - Parameter timeout: overrides the unary timeout (e.g. for `LoadModel`).
     public func call<T: Sendable>(
+        timeout: Duration? = nil,
         _ body: @escaping @Sendable (any Duplex_Tts_V1_TTSService.ClientProtocol, CallOptions) async throws -> T
     ) async throws(DuplexError) -> T {
         try checkRunning()
-        let (tts, options, timeout, address) = (self.tts, unaryOptions, self.timeout, self.address)
+        let timeout = timeout ?? self.timeout
+        var callOptions = unaryOptions
+        callOptions.timeout = timeout
+        let (tts, address, options) = (self.tts, self.address, callOptions)
         do {
             return try await withDeadline(timeout + .milliseconds(250)) {
                 try await body(tts, options)

@@ -85,6 +85,7 @@ public actor ModelManager {
     private var users: [String: Set<UInt64>] = [:]
     private var lastUsed: [String: Duration] = [:]
     private var nextToken: UInt64 = 0
+    private var stale: Set<String> = []
     private var loadsRunning = 0
     private var loadWaiters: [CheckedContinuation<Void, Never>] = []
     /// Counters for metrics and tests.
@@ -165,6 +166,45 @@ public actor ModelManager {
         users[id]?.remove(lease.token)
         if users[id]?.isEmpty == true { users[id] = nil }
         lastUsed[id] = clock.now()
+        if users[id] == nil, stale.contains(id) {
+            // Its pack changed or vanished (RELOAD) while it was in use: drop it now.
+            stale.remove(id)
+            Task { await self.dropIfUnused(id) }
+        }
+    }
+
+    /// After a catalog rescan (RELOAD): resident models whose pack changed or disappeared are
+    /// unloaded — at once when unused, otherwise when their last session lets go — so the next
+    /// use loads the new files. Returns the ids unloaded now.
+    @discardableResult
+    public func reconcileWithCatalog() async -> [String] {
+        var dropped: [String] = []
+        for (id, entry) in entries {
+            guard case .resident(let model, _) = entry else { continue }
+            let current = catalog.model(id)
+            let changed = current == nil || current?.metadata["fingerprint"] != model.descriptor.metadata["fingerprint"]
+                || current?.files != model.descriptor.files
+            guard changed else { continue }
+            if users[id] == nil {
+                if await dropIfUnused(id) { dropped.append(id) }
+            } else {
+                stale.insert(id)
+            }
+        }
+        return dropped
+    }
+
+    @discardableResult
+    private func dropIfUnused(_ id: String) async -> Bool {
+        guard case .resident(let model, _) = entries[id], users[id] == nil else { return false }
+        entries[id] = nil
+        lastUsed[id] = nil
+        counters.unloads += 1
+        unloadCounter.increment()
+        updateGauges()
+        await model.voice.unload()
+        logger.info("model unloaded after its pack changed", metadata: ["model.id": "\(id)"])
+        return true
     }
 
     /// Loads and warms up a model, or returns it if it is already resident.

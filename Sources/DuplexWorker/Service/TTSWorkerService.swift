@@ -198,8 +198,10 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         var response = Duplex_Tts_V1_ControlResponse()
         if request.command == .reload {
             let problems = manager.catalog.rescan()
+            let dropped = await manager.reconcileWithCatalog()
             response.success = problems.isEmpty
             response.message = "\(manager.catalog.all.count) models; \(problems.count) rejected packs"
+                + (dropped.isEmpty ? "" : "; unloaded changed: \(dropped.joined(separator: ", "))")
                 + problems.map { "\n- \($0.message)" }.joined()
             return response
         }

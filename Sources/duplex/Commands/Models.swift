@@ -8,7 +8,7 @@ import Logging
 struct Models: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List, install and import models (voice packs, Whisper).",
-        subcommands: [List.self, Install.self, ImportWhisper.self])
+        subcommands: [List.self, Install.self, ImportWhisper.self, Load.self, Unload.self, Status.self])
 
     struct Install: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
