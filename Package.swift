@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "DuplexOrchestrator",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig",
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),

@@ -37,7 +37,8 @@ public enum TestServer {
 
     /// Starts the server, runs `body`, stops the server.
     public static func with<T: Sendable>(
-        _ config: DuplexConfiguration = configuration(), _ body: @escaping @Sendable (Handle) async throws -> T
+        _ config: DuplexConfiguration = configuration(), speech: SpeechServices? = nil,
+        _ body: @escaping @Sendable (Handle) async throws -> T
     ) async throws -> T {
         var logger = Logger(label: "duplex.test")
         logger.logLevel = .warning
@@ -56,7 +57,7 @@ public enum TestServer {
         let port = AsyncBoundedQueue<Int>(capacity: 1)
         let app = OrchestratorApp.make(
             configuration: config, pool: WorkerPool(connections: connections), registry: PrometheusCollectorRegistry(),
-            logger: logger, services: services, onListening: { try? await port.send($0) })
+            logger: logger, services: services, speech: speech, onListening: { try? await port.send($0) })
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await app.runService(gracefulShutdownSignals: [])

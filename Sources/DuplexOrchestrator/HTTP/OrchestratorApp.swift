@@ -18,7 +18,8 @@ public enum OrchestratorApp {
     ///   - onListening: called with the bound port once the server runs (useful with port 0).
     public static func make(
         configuration: DuplexConfiguration, pool: WorkerPool, registry: PrometheusCollectorRegistry,
-        logger: Logger, services: [any Service] = [], onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        logger: Logger, services: [any Service] = [], speech: SpeechServices? = nil,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
         let sessions = Atomic<Int>(0)
         let active = Recorder(label: "duplex_ws_sessions_active", aggregate: false)
@@ -63,7 +64,7 @@ public enum OrchestratorApp {
                 let left = sessions.subtract(1, ordering: .relaxed).newValue
                 active.record(left)
             }
-            let session = ClientSession(id: id, outbound: outbound, pool: pool, limits: limits, logger: logger)
+            let session = ClientSession(id: id, outbound: outbound, pool: pool, limits: limits, logger: logger, speech: speech)
             guard count <= limits.maxSessions else {
                 await session.send(.error(DuplexError(.sessionLimit, "The server already has \(limits.maxSessions) sessions (limits.max_sessions); try again later.")))
                 await session.send(.sessionEnd(sessionID: id, reason: "session_limit"))

@@ -10,6 +10,10 @@ public enum ServerMessage: Sendable {
     case error(DuplexError)
     case sessionEnd(sessionID: String, reason: String)
     case modelStatus(modelID: String, state: String, message: String?)
+    case vad(state: String, atMs: Int)
+    case transcript(text: String, turnID: String, decodeMs: Int)
+    case reply(text: String, isFinal: Bool)
+    case bargeIn(turnID: String, heardMs: Int)
 
     /// The JSON text of the message.
     public var json: String {
@@ -36,6 +40,14 @@ public enum ServerMessage: Sendable {
         case .modelStatus(let modelID, let state, let message):
             object = ["type": "model_status", "model_id": modelID, "state": state]
             if let message { object["message"] = message }
+        case .vad(let state, let atMs):
+            object = ["type": "vad", "state": state, "t_ms": atMs]
+        case .transcript(let text, let turnID, let decodeMs):
+            object = ["type": "transcript", "text": text, "final": true, "turn_id": turnID, "asr_ms": decodeMs]
+        case .reply(let text, let isFinal):
+            object = ["type": "reply", "text": text, "final": isFinal]
+        case .bargeIn(let turnID, let heardMs):
+            object = ["type": "barge_in", "turn_id": turnID, "heard_ms": heardMs]
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)

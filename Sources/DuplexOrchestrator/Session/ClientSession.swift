@@ -25,6 +25,12 @@ final class ClientSession: Sendable {
         var turnCounter = 0
         /// A model load started by `start`, finishing in the background.
         var switchTask: Task<Void, Never>?
+        /// Conversation mode: the microphone input, and a reply paused by user speech that is
+        /// not yet confirmed as an interruption.
+        var input: SpeechInput?
+        var mode = "tts"
+        var interrupted: Reply?
+        var speaking = false
     }
 
     let id: String
@@ -36,7 +42,15 @@ final class ClientSession: Sendable {
     private let framesCounter = Counter(label: "duplex_ws_frames_sent_total")
     private let firstAudioTimer = Metrics.Timer(label: "duplex_ws_first_audio_seconds")
 
-    init(id: String, outbound: WebSocketOutboundWriter, pool: WorkerPool, limits: LimitsSection, logger: Logger) {
+    private let speech: SpeechServices?
+    private let conversation: ConversationSettings
+
+    init(
+        id: String, outbound: WebSocketOutboundWriter, pool: WorkerPool, limits: LimitsSection, logger: Logger,
+        speech: SpeechServices? = nil, conversation: ConversationSettings = ConversationSettings()
+    ) {
+        self.speech = speech
+        self.conversation = conversation
         self.id = id
         self.outbound = outbound
         self.pool = pool
@@ -66,6 +80,12 @@ final class ClientSession: Sendable {
                     switch message {
                     case .text(let text):
                         await handle(text: text, replies: replies)
+                    case .binary(let buffer) where state.withLock({ $0.input }) != nil:
+                        if buffer.readableBytes > limits.maxMessageBytes {
+                            await send(.error(DuplexError(.messageTooLarge, "Audio message of \(buffer.readableBytes) bytes exceeds limits.max_message_bytes (\(limits.maxMessageBytes)).")))
+                        } else {
+                            await hearAudio(Data(buffer.readableBytesView), replies: replies)
+                        }
                     case .binary(let buffer):
                         if buffer.readableBytes > limits.maxMessageBytes {
                             await send(.error(DuplexError(.messageTooLarge, "Message of \(buffer.readableBytes) bytes exceeds limits.max_message_bytes (\(limits.maxMessageBytes)).")))
@@ -114,9 +134,26 @@ final class ClientSession: Sendable {
     }
 
     private func start(_ options: ClientMessage.StartOptions) async {
-        if options.mode == "conversation" {
-            await send(.error(DuplexError(.invalidMessage, "Conversation mode is not available on this server yet; use \"mode\":\"tts\".")))
-            return
+        if options.mode == "conversation" || (options.mode == nil && options.inputSampleRate != nil && state.withLock({ $0.input }) != nil) {
+            guard let speech else {
+                await send(.error(DuplexError(.invalidMessage, "Conversation mode needs the VAD and ASR models, which this server did not load (see `duplex doctor`).")))
+                return
+            }
+            do {
+                let input = try SpeechInput(inputSampleRate: options.inputSampleRate ?? 16_000, services: speech)
+                state.withLock { s in
+                    s.input = input
+                    s.mode = "conversation"
+                }
+            } catch {
+                await send(.error(error))
+                return
+            }
+        } else if options.mode == "tts" {
+            state.withLock { s in
+                s.input = nil
+                s.mode = "tts"
+            }
         }
         let (switching, worker) = state.withLock { s -> (String?, WorkerConnection?) in
             if let delivery = options.audioFormat { s.delivery = delivery }
@@ -263,6 +300,96 @@ final class ClientSession: Sendable {
         }
     }
 
+    // MARK: Conversation
+
+    /// Microphone audio: VAD events go to the client at once; user speech over a playing
+    /// reply pauses it (barge-in), confirmed after `conversation.minInterruptionMs`; a
+    /// finished utterance is transcribed off the inbound path and answered.
+    private func hearAudio(_ pcm: Data, replies: AsyncBoundedQueue<Reply>) async {
+        guard let input = state.withLock({ $0.input }) else { return }
+        let events: [SpeechInput.Event]
+        do {
+            events = try await input.accept(pcm)
+        } catch {
+            await send(.error(error))
+            return
+        }
+        for event in events {
+            switch event {
+            case .speechStarted(let atMs):
+                state.withLock { $0.speaking = true }
+                await send(.vad(state: "speech_start", atMs: atMs))
+                await userStartedSpeaking()
+            case .speechEnded(let atMs, let startMs, let audio):
+                state.withLock { $0.speaking = false }
+                await send(.vad(state: "speech_end", atMs: atMs))
+                let short = atMs - startMs < conversation.minInterruptionMs
+                if let paused = state.withLock({ s -> Reply? in defer { s.interrupted = nil }; return s.interrupted }) {
+                    if short {
+                        // Not an interruption (a cough, a click): carry on where it paused.
+                        await workerControl(.resume)
+                        paused.gate.resume()
+                    } else {
+                        await bargeIn(paused)
+                    }
+                }
+                Task { await self.answer(audio, replies: replies) }
+            }
+        }
+    }
+
+    /// User speech began: pause whatever is playing, and confirm the interruption if the
+    /// speech lasts long enough.
+    private func userStartedSpeaking() async {
+        guard let reply = state.withLock({ $0.currentReply }), !reply.gate.isStopped else { return }
+        reply.gate.pause()
+        state.withLock { $0.interrupted = reply }
+        await workerControl(.pause)
+        let minimum = conversation.minInterruptionMs
+        Task {
+            try? await Task.sleep(for: .milliseconds(minimum))
+            let confirmed = self.state.withLock { s -> Bool in
+                guard s.interrupted === reply, s.speaking else { return false }
+                s.interrupted = nil
+                return true
+            }
+            if confirmed { await self.bargeIn(reply) }
+        }
+    }
+
+    /// Stops and discards a reply the user talked over.
+    private func bargeIn(_ reply: Reply) async {
+        reply.gate.stop()
+        // Tell the client to flush its playback buffer before anything else about this turn.
+        await send(.bargeIn(turnID: reply.turnID, heardMs: reply.framesSent.value * OutputFormat.frameMilliseconds))
+        reply.finishText()
+        state.withLock { s in if s.openReply === reply { s.openReply = nil } }
+        await workerControl(.stop)
+    }
+
+    /// Transcribes an utterance and answers it (echo responder).
+    private func answer(_ audio: [Float], replies: AsyncBoundedQueue<Reply>) async {
+        guard let input = state.withLock({ $0.input }) else { return }
+        let heard: (text: String, decodeMs: Int)?
+        do {
+            heard = try await input.transcribe(audio)
+        } catch {
+            await send(.error(error))
+            return
+        }
+        guard let heard else { return }
+        let words = heard.text.lowercased().filter { $0.isLetter || $0 == " " }.split(separator: " ").joined(separator: " ")
+        if conversation.backchannels.contains(words) { return }
+        let turn = state.withLock { $0.turnCounter + 1 }
+        await send(.transcript(text: heard.text, turnID: "\(id)-t\(turn)", decodeMs: heard.decodeMs))
+        // A new user turn: nothing stale may play over it.
+        if let current = state.withLock({ $0.currentReply }), !current.gate.isStopped {
+            await bargeIn(current)
+        }
+        await send(.reply(text: heard.text, isFinal: true))
+        await appendText(heard.text, isFinal: true, replies: replies)
+    }
+
     // MARK: Replies
 
     private func play(_ reply: Reply) async {
@@ -304,6 +431,7 @@ final class ClientSession: Sendable {
                     n += 1
                     return n
                 }
+                reply.framesSent.withLock { $0 = count }
                 if count == 1 { self.firstAudioTimer.recordNanoseconds(Int64(started.duration(to: clock.now).millisecondsDouble * 1e6)) }
                 switch delivery {
                 case .binary: try await self.outbound.write(.binary(ByteBuffer(bytes: frame.audioData)))
@@ -423,8 +551,8 @@ final class ClientSession: Sendable {
     // MARK: Outbound
 
     private func sendSessionStart() async {
-        let (model, delivery) = state.withLock { ($0.modelID, $0.delivery) }
-        await send(.sessionStart(sessionID: id, modelID: model, audioFormat: delivery, mode: "tts"))
+        let (model, delivery, mode) = state.withLock { ($0.modelID, $0.delivery, $0.mode) }
+        await send(.sessionStart(sessionID: id, modelID: model, audioFormat: delivery, mode: mode))
     }
 
     func send(_ message: ServerMessage) async {

@@ -9,6 +9,8 @@ final class Reply: Sendable {
     private let continuation: AsyncStream<(text: String, isFinal: Bool)>.Continuation
     private let characters = Locked(0)
     let maxCharacters: Int
+    /// Frames sent to the client so far (20 ms each).
+    let framesSent = Locked(0)
 
     init(turnID: String, maxCharacters: Int) {
         self.turnID = turnID

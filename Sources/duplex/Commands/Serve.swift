@@ -52,9 +52,16 @@ struct Serve: AsyncParsableCommand {
             connections = try config.orchestrator.workers.map { try WorkerConnection(address: WorkerAddress(parsing: $0), timeout: timeout) }
         }
         services += connections.map { $0 as any Service }
+        // Conversation mode needs the VAD and Whisper; without them the server still speaks.
+        var speech: SpeechServices?
+        do {
+            speech = try SpeechServices.load(config)
+        } catch {
+            logger.warning("conversation mode unavailable", metadata: ["error.message": "\(error.message)"])
+        }
         let app = OrchestratorApp.make(
             configuration: config, pool: WorkerPool(connections: connections), registry: registry, logger: logger,
-            services: services,
+            services: services, speech: speech,
             onListening: { port in
                 logger.notice("duplex serve listening", metadata: ["url": "http://\(config.server.host):\(port)/", "ws": "ws://\(config.server.host):\(port)/ws"])
             })

@@ -1,0 +1,124 @@
+import DuplexClient
+import DuplexConfig
+import DuplexCore
+import DuplexDSP
+import DuplexOrchestrator
+import DuplexTesting
+import Foundation
+import Logging
+import Testing
+
+/// Conversation mode over a real WebSocket with real models: microphone audio in (streamed in
+/// real time), Silero VAD, Whisper, echo reply, barge-in.
+@Suite(.serialized) struct ConversationTests {
+    /// Streams PCM at real-time pace in 20 ms chunks.
+    static func stream(_ pcm: Data, rate: Int, to connection: DuplexConnection) async throws {
+        let chunk = rate / 50 * 2
+        let start = ContinuousClock.now
+        var offset = 0
+        var index = 0
+        while offset < pcm.count {
+            let end = min(pcm.count, offset + chunk)
+            try await connection.send(binary: pcm.subdata(in: offset..<end))
+            offset = end
+            index += 1
+            try await Task.sleep(until: start + .milliseconds(20 * index), clock: .continuous)
+        }
+    }
+
+    static func silence(ms: Int, rate: Int = 16_000) -> Data { Data(count: rate * ms / 1000 * 2) }
+
+    @Test func aSpokenQuestionIsHeardAndEchoedThenABargeInStopsTheReply() async throws {
+        let speech = try SpeechInputTests.services.get()
+        let asked = "Please book a table for two at seven tonight near the window and tell them we may be a little late."
+        let question = try await SpeechInputTests.question(asked, rate: 16_000)
+        let interruption = try await SpeechInputTests.question("Wait, stop, I changed my mind about that.", rate: 16_000, leadingMs: 200)
+        try await TestServer.with(TestServer.configuration(), speech: speech) { server in
+            try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
+                let started = try await connection.startSession(["mode": "conversation", "input_sample_rate": 16_000])
+                #expect(started.json?["mode"] as? String == "conversation")
+
+                try await Self.stream(question, rate: 16_000, to: connection)
+                let speechStart = try await connection.next(type: "vad")
+                #expect(speechStart.json?["state"] as? String == "speech_start")
+                let speechEnd = try await connection.next(type: "vad")
+                #expect(speechEnd.json?["state"] as? String == "speech_end")
+                let transcript = try await connection.next(type: "transcript")
+                let heard = transcript.json?["text"] as? String ?? ""
+                print("conversation heard: \(heard)")
+                #expect(wordErrorRate(reference: asked, hypothesis: TextNormalizer().normalize(heard)) <= 0.2)
+                let reply = try await connection.next(type: "reply")
+                #expect(reply.json?["text"] as? String == heard)
+                _ = try await connection.next(type: "tts_start")
+
+                // Let the echo play a little, then talk over it.
+                var frames = 0
+                while frames < 15 {
+                    guard let message = try await connection.next() else { break }
+                    if message.type == nil { frames += 1 }
+                }
+                let interruptSent = ContinuousClock.now
+                let talking = Task { try await Self.stream(interruption, rate: 16_000, to: connection) }
+                var bargeIn: IncomingMessage?
+                var lastFrameAt: ContinuousClock.Instant?
+                var ended: String?
+                while bargeIn == nil || ended == nil {
+                    guard let message = try await connection.next() else { break }
+                    switch message.type {
+                    case nil: if bargeIn == nil { lastFrameAt = message.receivedAt }
+                    case "barge_in": bargeIn = message
+                    case "tts_end": ended = message.json?["reason"] as? String
+                    default: break
+                    }
+                    if ended != nil, bargeIn == nil {
+                        Issue.record("the reply ended (\(ended ?? "")) before the interruption was detected")
+                        break
+                    }
+                }
+                try await talking.value
+                #expect(ended == "stopped")
+                let heardMs = bargeIn?.json?["heard_ms"] as? Int ?? -1
+                #expect(heardMs >= 300)
+                // Audio stops soon after the speech begins (1 s of silence leads the clip).
+                if let lastFrameAt {
+                    let afterOnset = interruptSent.duration(to: lastFrameAt) - .milliseconds(200)
+                    print("last reply frame \(afterOnset) after the interruption's speech onset")
+                    #expect(afterOnset < .milliseconds(1500))  // generous; includes the VAD's min-speech delay
+                }
+                // The interruption is a new turn: heard and answered.
+                let next = try await connection.next(type: "transcript")
+                let nextText = (next.json?["text"] as? String ?? "").lowercased()
+                #expect(nextText.contains("changed my mind"))
+                _ = try await connection.next(type: "tts_start")
+            }
+        }
+    }
+
+    @Test func aShortNoiseBurstPausesNothingAndTheReplyPlaysWhole() async throws {
+        let speech = try SpeechInputTests.services.get()
+        try await TestServer.with(TestServer.configuration(), speech: speech) { server in
+            try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
+                // The sine voice is deterministic, so two replies can be compared byte for byte.
+                try await connection.startSession(["mode": "conversation", "input_sample_rate": 16_000, "model_id": "sine-440"])
+                let text = "This reply must play to the end without a gap."
+                let reference = try await connection.speak(text)
+                #expect(reference.reason == "completed")
+                // Same reply again, with a 150 ms noise burst from the microphone in the middle.
+                try await connection.send(json: ["type": "text", "text": text, "is_final": true])
+                var generator = SystemRandomNumberGenerator()
+                let burst = (0..<2_400).map { _ in Int16.random(in: -12_000...12_000, using: &generator) }
+                let noisy = Task {
+                    try await Task.sleep(for: .milliseconds(500))
+                    try await Self.stream(
+                        Self.silence(ms: 200) + burst.withUnsafeBytes { Data($0) } + Self.silence(ms: 800), rate: 16_000, to: connection)
+                }
+                let again = try await connection.collectReply(sentAt: .now)
+                try await noisy.value
+                #expect(again.reason == "completed")
+                // Nothing lost, nothing repeated (compared as a Bool: a diff of 100 KB is slow).
+                let identical = again.pcm == reference.pcm
+                #expect(identical, "reply \(again.pcm.count) bytes vs reference \(reference.pcm.count), errors \(again.errors)")
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import DuplexCore
+import DuplexDSP
+import DuplexOrchestrator
+import DuplexSherpa
+import DuplexTesting
+import DuplexWorker
+import Foundation
+import Testing
+
+@Suite(.serialized) struct SpeechInputTests {
+    static let services = Result { () throws(DuplexError) in
+        SpeechServices(
+            vadModel: TestAssets.sileroVAD, vadParameters: .preset(aggressiveness: 2), recognizer: try SpeechModels.whisper.get())
+    }
+
+    /// Piper speech at `rate`, as s16le bytes, with leading and trailing silence.
+    static func question(_ text: String, rate: Int, leadingMs: Int = 1000) async throws -> Data {
+        let voice = try await SpeechModels.piper.load(try SpeechModels.joeDescriptor())
+        let audio = try await voice.synthesize(text, options: VoiceOptions())
+        let resampler = try Resampler(from: voice.sampleRate, to: rate)
+        let speech = resampler.process(audio) + resampler.flush()
+        let silence = [Float](repeating: 0, count: rate)
+        let lead = [Float](repeating: 0, count: rate * leadingMs / 1000)
+        let samples = SampleConversion.int16(from: lead + speech + silence + silence)
+        return samples.withUnsafeBytes { Data($0) }
+    }
+
+    @Test(arguments: [16_000, 48_000])
+    func microphoneStreamGivesSpeechEventsAndATranscript(rate: Int) async throws {
+        let pcm = try await Self.question("What time does the library open tomorrow?", rate: rate)
+        let input = try SpeechInput(inputSampleRate: rate, services: try Self.services.get(), burstAllowance: .seconds(3600))
+        var events: [SpeechInput.Event] = []
+        // Odd chunk sizes, as a browser might send them.
+        var offset = 0
+        var chunk = 1_537
+        while offset < pcm.count {
+            let end = min(pcm.count, offset + chunk)
+            events += try await input.accept(pcm.subdata(in: offset..<end))
+            offset = end
+            chunk = chunk == 1_537 ? 2_048 : 1_537
+        }
+        events += try await input.finish()
+        print("speech input @\(rate): \(events)")
+        guard case .speechStarted(let startMs) = events.first else {
+            Issue.record("first event is not speechStarted: \(events)")
+            return
+        }
+        #expect(abs(startMs - 1000) < 200)
+        var transcripts: [String] = []
+        for event in events {
+            if case .speechEnded(let endMs, let fromMs, let audio) = event {
+                #expect(abs(fromMs - startMs) < 100 && endMs > fromMs + 1000)
+                if let heard = try await input.transcribe(audio) { transcripts.append(heard.text) }
+            }
+        }
+        #expect(transcripts.count == 1)
+        let wer = wordErrorRate(reference: "What time does the library open tomorrow?", hypothesis: transcripts.first ?? "")
+        #expect(wer <= 0.15)
+    }
+
+    @Test func silenceAndNoiseGiveNoTranscriptAndFloodsAreRefused() async throws {
+        let input = try SpeechInput(inputSampleRate: 16_000, services: try Self.services.get(), burstAllowance: .seconds(3600))
+        var generator = SystemRandomNumberGenerator()
+        let noise = (0..<32_000).map { _ in Int16.random(in: -800...800, using: &generator) }
+        var events = try await input.accept(noise.withUnsafeBytes { Data($0) })
+        events += try await input.finish()
+        for event in events {
+            if case .speechEnded(_, _, let audio) = event { #expect(try await input.transcribe(audio) == nil) }
+        }
+
+        let flooded = try SpeechInput(inputSampleRate: 16_000, services: try Self.services.get())
+        let tenSeconds = Data(count: 16_000 * 2 * 10)
+        await #expect(throws: DuplexError.self) { _ = try await flooded.accept(tenSeconds) }
+        #expect(throws: DuplexError.self) { _ = try SpeechInput(inputSampleRate: 11_025, services: try Self.services.get()) }
+    }
+
+    @Test func whisperSilenceHallucinationsAreFiltered() {
+        #expect(TranscriptFilter.clean(" [BLANK_AUDIO] ") == "")
+        #expect(TranscriptFilter.clean("Thank you.") == "")
+        #expect(TranscriptFilter.clean("(music)") == "")
+        #expect(TranscriptFilter.clean(" Turn left here. ") == "Turn left here.")
+    }
+}
