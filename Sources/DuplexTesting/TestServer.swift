@@ -86,63 +86,14 @@ public enum TestServer {
     }
 }
 
-/// A minimal HTTP/1.1 GET over a TCP socket (URLSession is not available everywhere on Linux).
+/// A minimal HTTP/1.1 GET for tests (see ``PlainHTTP``).
 public enum HTTP {
     /// Returns the body and status code.
     public static func get(_ url: String) async throws -> (Data, Int) {
         guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port else {
             throw DuplexError(.invalidMessage, "bad url \(url)")
         }
-        let path = parsed.path.isEmpty ? "/" : parsed.path
-        return try await Task.detachedBlocking {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { throw DuplexError(.io, "socket failed") }
-            defer { close(fd) }
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &addr.sin_addr)
-            let connected = withUnsafePointer(to: &addr) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            guard connected == 0 else { throw DuplexError(.io, "connect failed") }
-            let request = "GET \(path) HTTP/1.1\r\nHost: \(host)\r\nConnection: close\r\n\r\n"
-            _ = request.withCString { send(fd, $0, strlen($0), 0) }
-            var response = Data()
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = recv(fd, &buffer, buffer.count, 0)
-                if n <= 0 { break }
-                response.append(contentsOf: buffer[0..<n])
-            }
-            guard let split = response.range(of: Data("\r\n\r\n".utf8)) else { throw DuplexError(.io, "bad response") }
-            let head = String(decoding: response[..<split.lowerBound], as: UTF8.self)
-            let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
-            var body = Data(response[split.upperBound...])
-            if head.lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
-            return (body, status)
-        }
-    }
-
-    private static func dechunk(_ data: Data) -> Data {
-        var out = Data()
-        var rest = data[...]
-        while let lineEnd = rest.range(of: Data("\r\n".utf8)) {
-            let sizeText = String(decoding: rest[..<lineEnd.lowerBound], as: UTF8.self)
-            guard let size = Int(sizeText, radix: 16), size > 0 else { break }
-            let start = lineEnd.upperBound
-            out.append(rest[start..<start + size])
-            rest = rest[(start + size + 2)...]
-        }
-        return out
-    }
-}
-
-extension Task where Failure == any Error {
-    /// Runs blocking socket work on a dedicated thread (test helper only).
-    static func detachedBlocking(_ body: @escaping @Sendable () throws -> Success) async throws -> Success {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread { continuation.resume(with: Result { try body() }) }.start()
-        }
+        let response = try await PlainHTTP.get(host: host, port: port, path: parsed.path.isEmpty ? "/" : parsed.path)
+        return (response.body, response.status)
     }
 }

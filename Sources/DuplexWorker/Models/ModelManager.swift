@@ -196,14 +196,25 @@ public actor ModelManager {
 
     @discardableResult
     private func dropIfUnused(_ id: String) async -> Bool {
+        await remove(id, reason: "pack changed")
+    }
+
+    /// The one way a resident, unused model leaves: forget it, count it, free it.
+    /// `reason` is `explicit`, `pack changed`, or an eviction reason (`ttl`, `cap`).
+    @discardableResult
+    private func remove(_ id: String, reason: String) async -> Bool {
         guard case .resident(let model, _) = entries[id], users[id] == nil else { return false }
         entries[id] = nil
         lastUsed[id] = nil
         counters.unloads += 1
         unloadCounter.increment()
+        if reason == "ttl" || reason == "cap" {
+            counters.evictions += 1
+            evictionCounter.increment()
+        }
         updateGauges()
         await model.voice.unload()
-        logger.info("model unloaded after its pack changed", metadata: ["model.id": "\(id)"])
+        logger.info("model unloaded", metadata: ["model.id": "\(id)", "unload.reason": "\(reason)"])
         return true
     }
 
@@ -261,20 +272,14 @@ public actor ModelManager {
     /// Unloads a model that no session uses.
     /// - Throws: ``DuplexError`` `modelInUse` with the number of users, or `unknownModel`.
     public func unload(_ id: String) async throws(DuplexError) {
-        guard case .resident(let model, _) = entries[id] else {
+        guard case .resident = entries[id] else {
             throw DuplexError(.unknownModel, "Model '\(id)' is not loaded.")
         }
         let count = users[id]?.count ?? 0
         guard count == 0 else {
             throw DuplexError(.modelInUse, "Model '\(id)' is in use by \(count) session(s); end them or switch them to another model first.")
         }
-        entries[id] = nil
-        lastUsed[id] = nil
-        counters.unloads += 1
-        unloadCounter.increment()
-        updateGauges()
-        await model.voice.unload()
-        logger.info("model unloaded", metadata: ["model.id": "\(id)"])
+        await remove(id, reason: "explicit")
     }
 
     /// Unloads idle models past their TTL (and past min residency), then least recently
@@ -317,17 +322,7 @@ public actor ModelManager {
     }
 
     private func evict(_ id: String, reason: String) async -> Bool {
-        guard case .resident(let model, _) = entries[id], users[id] == nil else { return false }
-        entries[id] = nil
-        lastUsed[id] = nil
-        counters.unloads += 1
-        counters.evictions += 1
-        unloadCounter.increment()
-        evictionCounter.increment()
-        updateGauges()
-        await model.voice.unload()
-        logger.info("model evicted", metadata: ["model.id": "\(id)", "eviction.reason": "\(reason)"])
-        return true
+        await remove(id, reason: reason)
     }
 
     private func updateGauges() {

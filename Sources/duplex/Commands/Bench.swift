@@ -70,7 +70,7 @@ struct BenchTTS: AsyncParsableCommand {
         components.scheme = components.scheme == "wss" ? "https" : "http"
         components.path = "/health"
         guard let host = components.host, let port = components.port else { return "?" }
-        let body = try await HealthProbe.get(host: host, port: port, path: "/health")
+        let body = try await PlainHTTP.get(host: host, port: port, path: "/health").body
         guard let json = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { return "?" }
         let rss = (json["rss_bytes"] as? Int).map { String(format: "%.0f MB", Double($0) / 1_048_576) } ?? "?"
         let models = ((json["workers"] as? [[String: Any]]) ?? []).flatMap { ($0["resident_models"] as? [String]) ?? [] }
