@@ -33,6 +33,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
         // MARK: C library wrappers
@@ -74,6 +75,27 @@ let package = Package(
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ]),
 
+        // MARK: Redis (worker registry)
+        .target(
+            name: "DuplexRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: LLM responder (OpenAI-compatible streaming chat completions)
+        .target(
+            name: "DuplexLLM",
+            dependencies: [
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Configuration
         .target(
             name: "DuplexConfig",
@@ -102,10 +124,11 @@ let package = Package(
         .target(
             name: "DuplexOrchestrator",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa",
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa", "DuplexLLM",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -180,6 +203,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
+        .testTarget(
+            name: "DuplexRedisTests",
+            dependencies: [
+                "DuplexRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DuplexLLMTests",
+            dependencies: [
+                "DuplexLLM",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexIntegrationTests",
             dependencies: ["DuplexOrchestrator", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore"],

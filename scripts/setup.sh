@@ -4,6 +4,9 @@
 #
 #   scripts/setup.sh [--release]
 #
+# With DUPLEX_SETUP_TESTS=1 (scripts/test.sh sets it) it also installs what the tests
+# drive for real: redis-server, chromium and chromium-driver.
+#
 # Idempotent: packages already installed and models already converted are skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +21,9 @@ APT_PACKAGES=(
   pkg-config libespeak-ng-dev espeak-ng-data espeak-ng libsoxr-dev sox
   python3 python3-venv
 )
+if [ "${DUPLEX_SETUP_TESTS:-0}" = 1 ]; then
+  APT_PACKAGES+=(redis-server chromium chromium-driver)
+fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

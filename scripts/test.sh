@@ -2,7 +2,7 @@
 # Sets up everything (scripts/setup.sh) and runs the whole test suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+DUPLEX_SETUP_TESTS=1 scripts/setup.sh
 # shellcheck disable=SC1091
 source .deps/env.sh
 echo "==> building tests"

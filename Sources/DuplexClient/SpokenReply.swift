@@ -17,6 +17,8 @@ public struct SpokenReply: Sendable {
     public var reportedFrames = 0
     /// Error events received during the reply.
     public var errors: [String] = []
+    /// Every JSON event received during the reply, in order (`tts_start` … `tts_end`).
+    public var events: [IncomingMessage] = []
     /// When the text was sent.
     public var sentAt: ContinuousClock.Instant
 
@@ -59,6 +61,7 @@ extension DuplexConnection {
                 continue
             }
             guard let json = message.json, let type = json["type"] as? String else { continue }
+            reply.events.append(message)
             switch type {
             case "tts_start": reply.turnID = json["turn_id"] as? String ?? ""
             case "audio":

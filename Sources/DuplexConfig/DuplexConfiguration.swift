@@ -23,6 +23,10 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var vad = VADSection()
     /// Speech recognition (Whisper).
     public var asr = ASRSection()
+    /// Turn-taking, barge-in and the reply source in conversation mode.
+    public var conversation = ConversationSection()
+    /// The OpenAI-compatible chat completions endpoint of the `llm` responder.
+    public var llm = LLMSection()
 
     /// The defaults.
     public init() {}
@@ -43,12 +47,14 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "logging": try logging.set(&field)
         case "vad": try vad.set(&field)
         case "asr": try asr.set(&field)
+        case "conversation": try conversation.set(&field)
+        case "llm": try llm.set(&field)
         default: throw field.unknownSection()
         }
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "logging"]
+    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "conversation", "llm", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.
@@ -254,6 +260,74 @@ public struct ASRSection: Sendable, Hashable {
         case "model_dir": modelDir = try f.nonEmpty()
         case "language": language = f.value.trimmingWhitespace().lowercased()
         case "threads": threads = try f.int(1...64)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `conversation:` — turn-taking and barge-in in conversation mode.
+public struct ConversationSection: Sendable, Hashable {
+    /// Where replies come from: `echo` (speaks back what was heard; works offline) or `llm`
+    /// (streaming chat completions, see `llm:`). Default `echo`.
+    public var responder = "echo"
+    /// User speech over a reply must last this long (ms) to stop it; shorter sounds only pause
+    /// it and it resumes. Default 300.
+    public var minInterruptionMs = 300
+    /// Speech probability the barge-in detector needs while a reply plays: stricter than
+    /// `vad.threshold`, so the reply leaking into the microphone does not interrupt it. Default 0.6.
+    public var speakingThreshold = 0.6
+    /// Speech this long (ms) over a reply pauses it at once (the barge-in edge). Default 64.
+    public var bargeInMinSpeechMs = 64
+    /// Utterances that neither start a reply nor stop one (compared lower case, letters only).
+    public var backchannels = ["uh huh", "uhhuh", "mhm", "mm hmm", "yeah", "yes", "right", "okay", "ok", "hmm"]
+    /// Most history messages (user + assistant) sent to the LLM; older ones are dropped. Default 20.
+    public var maxHistoryMessages = 20
+
+    /// The defaults.
+    public init() {}
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "responder": responder = try f.oneOf(["echo", "llm"])
+        case "min_interruption_ms": minInterruptionMs = try f.int(0...5000)
+        case "speaking_threshold": speakingThreshold = try f.double(0.01...0.99)
+        case "barge_in_min_speech_ms": bargeInMinSpeechMs = try f.int(32...1000)
+        case "backchannels": backchannels = try f.list(allowed: nil).map { $0.lowercased() }
+        case "max_history_messages": maxHistoryMessages = try f.int(0...1000)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `llm:` — the OpenAI-compatible endpoint of the `llm` responder.
+public struct LLMSection: Sendable, Hashable {
+    /// Base URL; `/chat/completions` is appended. Default `http://127.0.0.1:8000/v1`.
+    public var baseURL = "http://127.0.0.1:8000/v1"
+    /// Model name sent in the request. Default `gpt-4o-mini`.
+    public var model = "gpt-4o-mini"
+    /// Environment variable holding the API key (sent as a bearer token when set). Default `OPENAI_API_KEY`.
+    public var apiKeyEnv = "OPENAI_API_KEY"
+    /// The system prompt.
+    public var systemPrompt = "You are a friendly voice assistant. Answer in one to three short spoken sentences, without lists, markdown or emoji."
+    /// Sampling temperature. Default 0.7.
+    public var temperature = 0.7
+    /// Most tokens per reply. Default 300.
+    public var maxTokens = 300
+    /// Time allowed for the first token and for the whole reply, ms. Default 30000.
+    public var timeoutMs = 30_000
+
+    /// The defaults.
+    public init() {}
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "base_url": baseURL = try f.nonEmpty()
+        case "model": model = try f.nonEmpty()
+        case "api_key_env": apiKeyEnv = f.value.trimmingWhitespace()
+        case "system_prompt": systemPrompt = f.value
+        case "temperature": temperature = try f.double(0...2)
+        case "max_tokens": maxTokens = try f.int(1...32_000)
+        case "timeout_ms": timeoutMs = try f.int(100...600_000)
         default: throw f.unknownKey()
         }
     }

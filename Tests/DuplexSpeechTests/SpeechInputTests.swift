@@ -25,6 +25,17 @@ import Testing
         return samples.withUnsafeBytes { Data($0) }
     }
 
+    /// The first 10 ms block of s16le audio louder than -40 dBFS.
+    static func onsetMs(_ pcm: Data, rate: Int) -> Int {
+        let samples = pcm.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        let block = rate / 100
+        for start in stride(from: 0, to: samples.count - block, by: block) {
+            let energy = samples[start..<start + block].reduce(0.0) { $0 + Double($1) * Double($1) } / Double(block)
+            if energy.squareRoot() / 32768 > 0.01 { return start * 1000 / rate }
+        }
+        return -1
+    }
+
     @Test(arguments: [16_000, 48_000])
     func microphoneStreamGivesSpeechEventsAndATranscript(rate: Int) async throws {
         let pcm = try await Self.question("What time does the library open tomorrow?", rate: rate)
@@ -40,12 +51,19 @@ import Testing
             chunk = chunk == 1_537 ? 2_048 : 1_537
         }
         events += try await input.finish()
-        print("speech input @\(rate): \(events)")
+        let edges = events.compactMap { event -> Int? in if case .bargeInEdge(let atMs, _) = event { atMs } else { nil } }
+        events.removeAll { if case .bargeInEdge = $0 { true } else if case .bargeInEdgeEnded = $0 { true } else { false } }
+        print("speech input @\(rate): \(events.count) events, barge-in edges at \(edges) ms")
         guard case .speechStarted(let startMs) = events.first else {
             Issue.record("first event is not speechStarted: \(events)")
             return
         }
         #expect(abs(startMs - 1000) < 200)
+        // The barge-in detector reacts well before the turn VAD's minimum speech (250 ms).
+        let onsetMs = Self.onsetMs(pcm, rate: rate)
+        let firstEdge = try #require(edges.first)
+        print("speech onset (energy) \(onsetMs) ms, barge-in edge \(firstEdge) ms, turn VAD start \(startMs) ms")
+        #expect(firstEdge >= onsetMs && firstEdge < onsetMs + 200, "edge at \(firstEdge) ms for speech at \(onsetMs) ms")
         var transcripts: [String] = []
         for event in events {
             if case .speechEnded(let endMs, let fromMs, let audio) = event {

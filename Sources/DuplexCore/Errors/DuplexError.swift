@@ -49,13 +49,15 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
         public static let overloaded = Code("OVERLOADED")
         /// An unexpected internal failure.
         public static let `internal` = Code("INTERNAL")
+        /// The conversation's responder (e.g. the LLM endpoint) failed or is unreachable.
+        public static let responderFailed = Code("RESPONDER_FAILED")
 
         /// All known codes, for mapping wire strings back to codes.
         public static let all: [Code] = [
             .invalidMessage, .invalidAudio, .unknownModel, .textTooLong, .messageTooLarge,
             .workerUnavailable, .synthesisFailed, .sessionLimit, .sessionNotFound,
             .modelLoadFailed, .modelInUse, .invalidVoicePack, .invalidConfiguration,
-            .invalidState, .io, .overloaded, .internal,
+            .invalidState, .io, .overloaded, .internal, .responderFailed,
         ]
 
         /// Maps a wire string back to a code; unknown strings are kept as they are.

@@ -17,6 +17,11 @@ public actor SpeechInput {
         /// The user stopped speaking (the end of the speech, not of the trailing silence);
         /// `audio` is the utterance at 16 kHz, ready for ``SpeechInput/transcribe(_:)``.
         case speechEnded(atMs: Int, startMs: Int, audio: [Float])
+        /// The barge-in detector (stricter threshold, shorter minimum speech) heard speech:
+        /// reported at `atMs`, the input time it was detected, with the speech's onset.
+        case bargeInEdge(atMs: Int, onsetMs: Int)
+        /// The barge-in detector's speech ended (onset and end of the speech).
+        case bargeInEdgeEnded(atMs: Int, onsetMs: Int)
     }
 
     /// What Whisper heard in an utterance, or nil for nothing speakable (empty, or a typical
@@ -38,6 +43,7 @@ public actor SpeechInput {
     public let inputSampleRate: Int
     private nonisolated let services: SpeechServices
     private let vad: VoiceActivityDetector
+    private let edge: VoiceActivityDetector
     private let resampler: Resampler
     private var oddByte: UInt8?
     private var received = 0
@@ -60,8 +66,12 @@ public actor SpeechInput {
         self.services = services
         self.burstAllowance = burstAllowance
         self.vad = try VoiceActivityDetector(model: services.vadModel, parameters: services.vadParameters)
+        self.edge = try VoiceActivityDetector(model: services.vadModel, parameters: services.bargeInParameters)
         self.resampler = try Resampler(from: inputSampleRate, to: VoiceActivityDetector.sampleRate)
     }
+
+    /// Milliseconds of input audio received so far.
+    public var positionMs: Int { received * 1000 / inputSampleRate }
 
     /// Feeds a chunk of s16le mono PCM (any size; an odd trailing byte is kept for the next chunk).
     /// - Throws: ``DuplexError`` (`invalidAudio`) when audio arrives faster than real time
@@ -91,15 +101,25 @@ public actor SpeechInput {
     }
 
     private func detect(_ samples: [Float], flush: Bool) async throws(DuplexError) -> [Event] {
-        let vad = self.vad
-        let vadEvents: [VADEvent]
+        let vad = self.vad, edge = self.edge
+        let detected: Detected
         do {
-            vadEvents = try await services.vadExecutor.run { vad.accept(samples) + (flush ? vad.flush() : []) }
+            detected = try await services.vadExecutor.run {
+                // The barge-in edge first: it is the one that must act fastest.
+                Detected(edge: edge.accept(samples) + (flush ? edge.flush() : []), turn: vad.accept(samples) + (flush ? vad.flush() : []))
+            }
         } catch {
             throw DuplexError.wrap(error, as: .internal, "Voice activity detection failed.")
         }
+        let nowMs = positionMs
         var events: [Event] = []
-        for event in vadEvents {
+        for event in detected.edge {
+            switch event {
+            case .speechStarted(let at): events.append(.bargeInEdge(atMs: nowMs, onsetMs: Int(at * 1000)))
+            case .speechEnded(let start, let end, _): events.append(.bargeInEdgeEnded(atMs: Int(end * 1000), onsetMs: Int(start * 1000)))
+            }
+        }
+        for event in detected.turn {
             switch event {
             case .speechStarted(let at):
                 events.append(.speechStarted(atMs: Int(at * 1000)))
@@ -111,12 +131,20 @@ public actor SpeechInput {
     }
 }
 
+private struct Detected: Sendable {
+    var edge: [VADEvent]
+    var turn: [VADEvent]
+}
+
 /// The models and executors conversation sessions share (one Whisper, one thread each).
 public final class SpeechServices: Sendable {
     /// Silero model path.
     public let vadModel: String
-    /// VAD settings.
+    /// VAD settings (turn-taking).
     public let vadParameters: VADParameters
+    /// The barge-in detector's settings: a stricter threshold and a short minimum speech, so
+    /// that speech over a reply pauses it at once while the reply's own echo does not.
+    public let bargeInParameters: VADParameters
     /// The shared recognizer.
     public let recognizer: WhisperRecognizer
     /// Runs VAD windows (cheap: ~0.1 ms per 32 ms window).
@@ -135,14 +163,24 @@ public final class SpeechServices: Sendable {
         let recognizer = try WhisperRecognizer(
             modelDirectory: configuration.asr.modelDir, language: configuration.asr.language,
             inference: InferenceOptions(provider: configuration.worker.executionProvider, threads: configuration.asr.threads))
-        return SpeechServices(vadModel: configuration.vad.model, vadParameters: parameters, recognizer: recognizer)
+        return SpeechServices(
+            vadModel: configuration.vad.model, vadParameters: parameters, recognizer: recognizer,
+            bargeInParameters: bargeInParameters(configuration.conversation, turn: parameters))
+    }
+
+    /// The barge-in detector's settings from `conversation:`: never laxer than the turn VAD.
+    public static func bargeInParameters(_ conversation: ConversationSection, turn: VADParameters) -> VADParameters {
+        VADParameters(
+            threshold: max(turn.threshold, Float(conversation.speakingThreshold)),
+            minSpeechMs: conversation.bargeInMinSpeechMs, minSilenceMs: 100)
     }
 
     /// Uses an already loaded recognizer.
-    public init(vadModel: String, vadParameters: VADParameters, recognizer: WhisperRecognizer) {
+    public init(vadModel: String, vadParameters: VADParameters, recognizer: WhisperRecognizer, bargeInParameters: VADParameters? = nil) {
         self.vadModel = vadModel
         self.vadParameters = vadParameters
         self.recognizer = recognizer
+        self.bargeInParameters = bargeInParameters ?? Self.bargeInParameters(ConversationSection(), turn: vadParameters)
     }
 }
 

@@ -24,6 +24,7 @@ public enum OrchestratorApp {
         let sessions = Atomic<Int>(0)
         let active = Recorder(label: "duplex_ws_sessions_active", aggregate: false)
         let limits = configuration.limits
+        let responder = Responders.make(configuration)
 
         let router = Router()
         router.get("/health") { _, _ -> Response in
@@ -64,7 +65,9 @@ public enum OrchestratorApp {
                 let left = sessions.subtract(1, ordering: .relaxed).newValue
                 active.record(left)
             }
-            let session = ClientSession(id: id, outbound: outbound, pool: pool, limits: limits, logger: logger, speech: speech)
+            let session = ClientSession(
+                id: id, outbound: outbound, pool: pool, limits: limits, logger: logger, speech: speech,
+                conversation: configuration.conversation, responder: responder)
             guard count <= limits.maxSessions else {
                 await session.send(.error(DuplexError(.sessionLimit, "The server already has \(limits.maxSessions) sessions (limits.max_sessions); try again later.")))
                 await session.send(.sessionEnd(sessionID: id, reason: "session_limit"))

@@ -12,8 +12,15 @@ public enum ServerMessage: Sendable {
     case modelStatus(modelID: String, state: String, message: String?)
     case vad(state: String, atMs: Int)
     case transcript(text: String, turnID: String, decodeMs: Int)
-    case reply(text: String, isFinal: Bool)
-    case bargeIn(turnID: String, heardMs: Int)
+    /// Reply text: non-final messages carry the next piece (a delta), the final one the whole text.
+    case reply(text: String, isFinal: Bool, turnID: String)
+    /// `latencyMs`: from the barge-in edge (speech detected over the reply) to the last reply
+    /// frame sent; `heardText`: the part of the reply the user heard (kept in the history).
+    case bargeIn(turnID: String, heardMs: Int, latencyMs: Int, heardText: String)
+    /// A reply paused by a short sound resumed where it paused.
+    case bargeInResumed(turnID: String, pausedMs: Int)
+    /// Per-turn figures once the reply's first frame is sent.
+    case turnMetrics(turnID: String, speechToSpeechMs: Int, asrMs: Int, responderMs: Int)
 
     /// The JSON text of the message.
     public var json: String {
@@ -44,10 +51,17 @@ public enum ServerMessage: Sendable {
             object = ["type": "vad", "state": state, "t_ms": atMs]
         case .transcript(let text, let turnID, let decodeMs):
             object = ["type": "transcript", "text": text, "final": true, "turn_id": turnID, "asr_ms": decodeMs]
-        case .reply(let text, let isFinal):
-            object = ["type": "reply", "text": text, "final": isFinal]
-        case .bargeIn(let turnID, let heardMs):
-            object = ["type": "barge_in", "turn_id": turnID, "heard_ms": heardMs]
+        case .reply(let text, let isFinal, let turnID):
+            object = ["type": "reply", "text": text, "final": isFinal, "turn_id": turnID]
+        case .bargeIn(let turnID, let heardMs, let latencyMs, let heardText):
+            object = ["type": "barge_in", "turn_id": turnID, "heard_ms": heardMs, "latency_ms": latencyMs, "heard_text": heardText]
+        case .bargeInResumed(let turnID, let pausedMs):
+            object = ["type": "barge_in_resumed", "turn_id": turnID, "paused_ms": pausedMs]
+        case .turnMetrics(let turnID, let speechToSpeechMs, let asrMs, let responderMs):
+            object = [
+                "type": "turn_metrics", "turn_id": turnID, "speech_to_speech_ms": speechToSpeechMs, "asr_ms": asrMs,
+                "responder_ms": responderMs,
+            ]
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)

@@ -13,7 +13,7 @@ import NIOCore
 /// worker stream at once. Replies play one after another; a bad message gets an `error`
 /// and never ends the session.
 final class ClientSession: Sendable {
-    private struct State {
+    struct State {
         var worker: WorkerConnection?
         var workerSessionOpen = false
         var modelID = ""
@@ -29,28 +29,55 @@ final class ClientSession: Sendable {
         /// not yet confirmed as an interruption.
         var input: SpeechInput?
         var mode = "tts"
-        var interrupted: Reply?
-        var speaking = false
+        /// User speech paused the playing reply; not yet confirmed as an interruption.
+        var interruption: Interruption?
+        /// The barge-in detector hears speech (its onset, input ms).
+        var edgeOnsetMs: Int?
+        /// The latest barge-in edge's onset, for telling the user from the reply's echo.
+        var lastEdgeOnsetMs: Int?
+        var history: ConversationHistory
+        /// The latest conversation reply and the task streaming its text from the responder.
+        var conversationReply: Reply?
+        var responderTask: Task<Void, Never>?
+        /// Replies whose text is still being generated, with what the user heard of them
+        /// when they were interrupted meanwhile (recorded in the history when generation ends).
+        var generating: [ObjectIdentifier: Generating] = [:]
+    }
+
+    /// A reply paused by user speech.
+    struct Interruption {
+        var reply: Reply
+        var onsetMs: Int
+        var detectedAt: ContinuousClock.Instant
+    }
+
+    struct Generating {
+        var interruptedHeard: String?
     }
 
     let id: String
     private let outbound: WebSocketOutboundWriter
     private let pool: WorkerPool
-    private let limits: LimitsSection
-    private let logger: Logger
-    private let state = Locked(State())
+    let limits: LimitsSection
+    let logger: Logger
+    let state: Locked<State>
     private let framesCounter = Counter(label: "duplex_ws_frames_sent_total")
     private let firstAudioTimer = Metrics.Timer(label: "duplex_ws_first_audio_seconds")
 
-    private let speech: SpeechServices?
-    private let conversation: ConversationSettings
+    let speech: SpeechServices?
+    let conversation: ConversationSection
+    let responder: any Responder
+    let metrics = ConversationMetrics.shared
 
     init(
         id: String, outbound: WebSocketOutboundWriter, pool: WorkerPool, limits: LimitsSection, logger: Logger,
-        speech: SpeechServices? = nil, conversation: ConversationSettings = ConversationSettings()
+        speech: SpeechServices? = nil, conversation: ConversationSection = ConversationSection(),
+        responder: any Responder = EchoResponder()
     ) {
         self.speech = speech
         self.conversation = conversation
+        self.responder = responder
+        self.state = Locked(State(history: ConversationHistory(limit: conversation.maxHistoryMessages)))
         self.id = id
         self.outbound = outbound
         self.pool = pool
@@ -104,6 +131,7 @@ final class ClientSession: Sendable {
             current?.gate.stop()
             current?.finishText()
             state.withLock { $0.switchTask }?.cancel()
+            state.withLock { $0.responderTask }?.cancel()
             group.cancelAll()
         }
         await closeWorkerSession()
@@ -235,7 +263,7 @@ final class ClientSession: Sendable {
         previous?.cancel()
     }
 
-    private func appendText(_ body: String, isFinal: Bool, replies: AsyncBoundedQueue<Reply>) async {
+    func appendText(_ body: String, isFinal: Bool, replies: AsyncBoundedQueue<Reply>) async {
         enum Outcome { case appended(Reply), create(Reply) }
         let outcome = state.withLock { s -> Outcome in
             if let open = s.openReply { return .appended(open) }
@@ -288,7 +316,7 @@ final class ClientSession: Sendable {
         }
     }
 
-    private func workerControl(_ command: Duplex_Tts_V1_ControlCommand) async {
+    func workerControl(_ command: Duplex_Tts_V1_ControlCommand) async {
         guard let worker = state.withLock({ $0.worker }) else { return }
         var request = Duplex_Tts_V1_ControlRequest()
         request.sessionID = id
@@ -298,96 +326,6 @@ final class ClientSession: Sendable {
         } catch {
             logger.warning("worker control failed", metadata: ["error.message": "\(error)"])
         }
-    }
-
-    // MARK: Conversation
-
-    /// Microphone audio: VAD events go to the client at once; user speech over a playing
-    /// reply pauses it (barge-in), confirmed after `conversation.minInterruptionMs`; a
-    /// finished utterance is transcribed off the inbound path and answered.
-    private func hearAudio(_ pcm: Data, replies: AsyncBoundedQueue<Reply>) async {
-        guard let input = state.withLock({ $0.input }) else { return }
-        let events: [SpeechInput.Event]
-        do {
-            events = try await input.accept(pcm)
-        } catch {
-            await send(.error(error))
-            return
-        }
-        for event in events {
-            switch event {
-            case .speechStarted(let atMs):
-                state.withLock { $0.speaking = true }
-                await send(.vad(state: "speech_start", atMs: atMs))
-                await userStartedSpeaking()
-            case .speechEnded(let atMs, let startMs, let audio):
-                state.withLock { $0.speaking = false }
-                await send(.vad(state: "speech_end", atMs: atMs))
-                let short = atMs - startMs < conversation.minInterruptionMs
-                if let paused = state.withLock({ s -> Reply? in defer { s.interrupted = nil }; return s.interrupted }) {
-                    if short {
-                        // Not an interruption (a cough, a click): carry on where it paused.
-                        await workerControl(.resume)
-                        paused.gate.resume()
-                    } else {
-                        await bargeIn(paused)
-                    }
-                }
-                Task { await self.answer(audio, replies: replies) }
-            }
-        }
-    }
-
-    /// User speech began: pause whatever is playing, and confirm the interruption if the
-    /// speech lasts long enough.
-    private func userStartedSpeaking() async {
-        guard let reply = state.withLock({ $0.currentReply }), !reply.gate.isStopped else { return }
-        reply.gate.pause()
-        state.withLock { $0.interrupted = reply }
-        await workerControl(.pause)
-        let minimum = conversation.minInterruptionMs
-        Task {
-            try? await Task.sleep(for: .milliseconds(minimum))
-            let confirmed = self.state.withLock { s -> Bool in
-                guard s.interrupted === reply, s.speaking else { return false }
-                s.interrupted = nil
-                return true
-            }
-            if confirmed { await self.bargeIn(reply) }
-        }
-    }
-
-    /// Stops and discards a reply the user talked over.
-    private func bargeIn(_ reply: Reply) async {
-        reply.gate.stop()
-        // Tell the client to flush its playback buffer before anything else about this turn.
-        await send(.bargeIn(turnID: reply.turnID, heardMs: reply.framesSent.value * OutputFormat.frameMilliseconds))
-        reply.finishText()
-        state.withLock { s in if s.openReply === reply { s.openReply = nil } }
-        await workerControl(.stop)
-    }
-
-    /// Transcribes an utterance and answers it (echo responder).
-    private func answer(_ audio: [Float], replies: AsyncBoundedQueue<Reply>) async {
-        guard let input = state.withLock({ $0.input }) else { return }
-        let heard: (text: String, decodeMs: Int)?
-        do {
-            heard = try await input.transcribe(audio)
-        } catch {
-            await send(.error(error))
-            return
-        }
-        guard let heard else { return }
-        let words = heard.text.lowercased().filter { $0.isLetter || $0 == " " }.split(separator: " ").joined(separator: " ")
-        if conversation.backchannels.contains(words) { return }
-        let turn = state.withLock { $0.turnCounter + 1 }
-        await send(.transcript(text: heard.text, turnID: "\(id)-t\(turn)", decodeMs: heard.decodeMs))
-        // A new user turn: nothing stale may play over it.
-        if let current = state.withLock({ $0.currentReply }), !current.gate.isStopped {
-            await bargeIn(current)
-        }
-        await send(.reply(text: heard.text, isFinal: true))
-        await appendText(heard.text, isFinal: true, replies: replies)
     }
 
     // MARK: Replies
@@ -431,8 +369,11 @@ final class ClientSession: Sendable {
                     n += 1
                     return n
                 }
-                reply.framesSent.withLock { $0 = count }
-                if count == 1 { self.firstAudioTimer.recordNanoseconds(Int64(started.duration(to: clock.now).millisecondsDouble * 1e6)) }
+                reply.sent(frameOfSegment: Int(frame.segmentIndex), count: count)
+                if count == 1 {
+                    self.firstAudioTimer.recordNanoseconds(Int64(started.duration(to: clock.now).millisecondsDouble * 1e6))
+                    if reply.origin != nil { await self.reportTurnMetrics(reply) }
+                }
                 switch delivery {
                 case .binary: try await self.outbound.write(.binary(ByteBuffer(bytes: frame.audioData)))
                 case .base64: try await self.outbound.write(.text(ServerMessage.audio(pcm: frame.audioData, sequence: count).json))
