@@ -175,7 +175,10 @@ let package = Package(
             name: "DuplexTesting",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexClient",
-                "DuplexProto", "DuplexConfig",
+                "DuplexProto", "DuplexConfig", "DuplexLLM",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
@@ -198,7 +201,7 @@ let package = Package(
             name: "DuplexSpeechTests",
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
-                "DuplexOrchestrator", "DuplexProto",
+                "DuplexOrchestrator", "DuplexProto", "DuplexLLM",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
@@ -213,7 +216,7 @@ let package = Package(
         .testTarget(
             name: "DuplexLLMTests",
             dependencies: [
-                "DuplexLLM",
+                "DuplexLLM", "DuplexTesting",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -63,11 +63,14 @@ public struct ServerSection: Sendable, Hashable {
     public var host = "127.0.0.1"
     /// Port to bind (0 picks a free port). Default 8080.
     public var port = 8080
+    /// Folder of the browser client served at `/`. Default `web`.
+    public var webDir = "web"
 
     mutating func set(_ f: inout ConfigField) throws(DuplexError) {
         switch f.key {
         case "host": host = try f.nonEmpty()
         case "port": port = try f.int(0...65535)
+        case "web_dir": webDir = try f.nonEmpty()
         default: throw f.unknownKey()
         }
     }

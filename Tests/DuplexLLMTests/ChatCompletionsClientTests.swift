@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import DuplexLLM
+import DuplexTesting
 import Foundation
 import Testing
 

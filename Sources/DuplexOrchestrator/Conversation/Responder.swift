@@ -66,10 +66,34 @@ struct ConversationHistory: Sendable {
 
 /// Builds the responder named by `conversation.responder`.
 public enum Responders {
-    /// `echo` or `llm` (an OpenAI-compatible endpoint, `llm:` settings).
+    /// `echo`, or `llm` (an OpenAI-compatible endpoint, `llm:` settings). An invalid `llm:`
+    /// configuration gives a responder that reports the problem on every turn; call
+    /// ``validate(_:)`` at startup to refuse it early.
     public static func make(_ configuration: DuplexConfiguration) -> any Responder {
         switch configuration.conversation.responder {
-        default: EchoResponder()
+        case "llm":
+            do {
+                return try LLMResponder(configuration.llm)
+            } catch {
+                return FailingResponder(error: error)
+            }
+        default:
+            return EchoResponder()
         }
+    }
+
+    /// Checks the responder's settings.
+    /// - Throws: ``DuplexError`` (`invalidConfiguration`) naming the bad `llm.` key.
+    public static func validate(_ configuration: DuplexConfiguration) throws(DuplexError) {
+        if configuration.conversation.responder == "llm" { _ = try LLMResponder(configuration.llm) }
+    }
+}
+
+/// Reports a configuration problem on every turn.
+struct FailingResponder: Responder {
+    let error: DuplexError
+
+    func reply(to history: [HistoryMessage]) -> AsyncThrowingStream<String, any Error> {
+        AsyncThrowingStream { $0.finish(throwing: error) }
     }
 }

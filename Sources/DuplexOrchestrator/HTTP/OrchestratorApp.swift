@@ -1,5 +1,6 @@
 import DuplexConfig
 import DuplexCore
+import DuplexProto
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
@@ -11,7 +12,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// Builds the orchestrator's HTTP + WebSocket application:
-/// `GET /health`, `GET /metrics`, `GET /` and the WebSocket at `/ws` (protocol v1).
+/// `GET /health`, `GET /metrics`, `GET /v1/models`, the browser client at `GET /`
+/// (files of `server.web_dir`) and the WebSocket at `/ws` (protocol v1).
 public enum OrchestratorApp {
     /// Creates the application.
     /// - Parameters:
@@ -48,10 +50,23 @@ public enum OrchestratorApp {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer)))
         }
-        router.get("/") { _, _ -> Response in
-            Response(
-                status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
-                body: .init(byteBuffer: ByteBuffer(string: placeholderPage)))
+        router.get("/v1/models") { _, _ -> Response in
+            do {
+                return jsonResponse(try await modelsListing(pool: pool), status: .ok, allowAnyOrigin: true)
+            } catch {
+                let failure = DuplexError.wrap(error, as: .workerUnavailable, "No worker answered.")
+                return jsonResponse(["error": ["code": failure.code.rawValue, "message": failure.message]], status: .serviceUnavailable, allowAnyOrigin: true)
+            }
+        }
+        // The browser client (web/), or a short page pointing at the docs when it is missing.
+        if FileManager.default.fileExists(atPath: configuration.server.webDir + "/index.html") {
+            router.add(middleware: FileMiddleware(configuration.server.webDir, searchForIndexHtml: true, logger: logger))
+        } else {
+            router.get("/") { _, _ -> Response in
+                Response(
+                    status: .ok, headers: [.contentType: "text/html; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(string: placeholderPage)))
+            }
         }
 
         let wsRouter = Router(context: BasicWebSocketRequestContext.self)
@@ -89,11 +104,30 @@ public enum OrchestratorApp {
             logger: logger)
     }
 
-    private static func jsonResponse(_ object: [String: Any], status: HTTPResponse.Status) -> Response {
+    private static func jsonResponse(_ object: [String: Any], status: HTTPResponse.Status, allowAnyOrigin: Bool = false) -> Response {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(
-            status: status, headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if allowAnyOrigin { headers[.accessControlAllowOrigin] = "*" }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `GET /v1/models`: the worker's catalog with resident state, for the browser's picker.
+    static func modelsListing(pool: WorkerPool) async throws(DuplexError) -> [String: Any] {
+        let worker = try pool.pick()
+        let listing = try await worker.call { client, options in
+            try await client.listModels(Duplex_Tts_V1_ListModelsRequest(), options: options)
+        }
+        let capabilities = try? await worker.call { client, options in
+            try await client.getCapabilities(Duplex_Tts_V1_GetCapabilitiesRequest(), options: options)
+        }
+        let models = listing.models.sorted { $0.modelID < $1.modelID }.map { model -> [String: Any] in
+            [
+                "model_id": model.modelID, "family": model.family, "languages": model.languages, "is_loaded": model.isLoaded,
+                "display_name": model.metadata["display_name"] ?? model.modelID,
+                "tags": (model.metadata["tags"] ?? "").split(separator: ",").map(String.init),
+            ]
+        }
+        return ["models": models, "default_model_id": capabilities?.residentModels.first ?? "", "worker": worker.address]
     }
 
     static let placeholderPage = """

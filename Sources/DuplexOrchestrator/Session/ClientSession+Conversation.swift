@@ -166,30 +166,34 @@ extension ClientSession {
                 origin: Reply.Origin(speechEndedAt: speechEndedAt, asrMs: heard.decodeMs, responderStartedAt: .now))
         }
         await send(.transcript(text: heard.text, turnID: reply.turnID, decodeMs: heard.decodeMs))
-        guard replies.count < limits.maxQueuedReplies, (try? await replies.send(reply)) != nil else {
-            await send(.error(DuplexError(.overloaded, "\(limits.maxQueuedReplies) replies are already queued; this turn is not answered.")))
-            return
-        }
         let history = state.withLock { s -> [HistoryMessage] in
             s.history.append(HistoryMessage(role: .user, text: heard.text))
             s.generating[ObjectIdentifier(reply)] = Generating()
             return s.history.messages
         }
-        let task = Task { await self.generate(reply, history: history) }
+        let task = Task { await self.generate(reply, history: history, replies: replies) }
         state.withLock { s in
             s.conversationReply = reply
             s.responderTask = task
         }
     }
 
-    /// Streams the responder's text into the reply (and to the client as `reply` pieces).
-    private func generate(_ reply: Reply, history: [HistoryMessage]) async {
+    /// Streams the responder's text into the reply (and to the client as `reply` pieces). The
+    /// reply joins the playback queue with its first text, so a responder that fails before
+    /// saying anything leaves no empty turn behind.
+    private func generate(_ reply: Reply, history: [HistoryMessage], replies: AsyncBoundedQueue<Reply>) async {
         var full = ""
         var failure: DuplexError?
         do {
             for try await piece in responder.reply(to: history) {
                 try Task.checkCancellation()
                 guard !piece.isEmpty else { continue }
+                if full.isEmpty {
+                    guard replies.count < limits.maxQueuedReplies else {
+                        throw DuplexError(.overloaded, "\(limits.maxQueuedReplies) replies are already queued; this turn is not answered.")
+                    }
+                    try await replies.send(reply)
+                }
                 full += piece
                 try reply.append(piece, isFinal: false)
                 await send(.reply(text: piece, isFinal: false, turnID: reply.turnID))

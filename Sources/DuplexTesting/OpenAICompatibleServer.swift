@@ -3,7 +3,6 @@ import DuplexLLM
 import Foundation
 import NIOCore
 import NIOHTTP1
-import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -12,33 +11,40 @@ import Darwin
 #endif
 
 /// `tools/openai_compatible_server.py` running as a real process on a free loopback port.
-final class OpenAICompatibleServer: @unchecked Sendable {
+public final class OpenAICompatibleServer: @unchecked Sendable {
     // `process` is only touched by the test that owns this object (start, stop, deinit).
     private let process: Process
     /// The port it listens on.
-    let port: Int
+    public let port: Int
     /// `http://127.0.0.1:PORT/v1`.
-    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+    public var baseURL: String { "http://127.0.0.1:\(port)/v1" }
 
     /// What the server recorded of one chat-completions request body.
-    struct RecordedRequest: Decodable, Sendable {
-        var model: String
-        var stream: Bool?
-        var messages: [ChatMessage]
-        var temperature: Double?
-        var max_tokens: Int?
+    public struct RecordedRequest: Decodable, Sendable {
+        public var model: String
+        public var stream: Bool?
+        public var messages: [ChatMessage]
+        public var temperature: Double?
+        public var max_tokens: Int?
     }
 
     /// The server's counters.
-    struct Stats: Decodable, Sendable, Equatable {
-        var requests: Int
-        var completed: Int
-        var disconnects: Int
+    public struct Stats: Decodable, Sendable, Equatable {
+        public var requests: Int
+        public var completed: Int
+        public var disconnects: Int
+
+        /// Creates counters (to compare with).
+        public init(requests: Int, completed: Int, disconnects: Int) {
+            self.requests = requests
+            self.completed = completed
+            self.disconnects = disconnects
+        }
     }
 
     /// The server script, found by walking up from this file (with symlinks as written and
     /// resolved, so a package that links the test sources in also finds it).
-    static func scriptPath(filePath: String = #filePath) throws -> String {
+    public static func scriptPath(filePath: String = #filePath) throws -> String {
         let file = URL(fileURLWithPath: filePath)
         for start in [file, file.resolvingSymlinksInPath()] {
             var directory = start.deletingLastPathComponent()
@@ -58,7 +64,7 @@ final class OpenAICompatibleServer: @unchecked Sendable {
 
     /// Starts the server with extra `arguments` (e.g. `["--delay-ms", "100"]`) and waits (polling,
     /// without blocking a concurrency thread) for its `LISTENING <port>` line.
-    static func start(_ arguments: [String] = []) async throws -> OpenAICompatibleServer {
+    public static func start(_ arguments: [String] = []) async throws -> OpenAICompatibleServer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", try scriptPath(), "--port", "0"] + arguments
@@ -93,7 +99,7 @@ final class OpenAICompatibleServer: @unchecked Sendable {
     }
 
     /// Stops it with SIGTERM, polling for exit (then SIGKILL after 3 s).
-    func stop() async {
+    public func stop() async {
         guard process.isRunning else { return }
         process.terminate()
         for _ in 0..<300 where process.isRunning { try? await Task.sleep(for: .milliseconds(10)) }
@@ -110,22 +116,22 @@ final class OpenAICompatibleServer: @unchecked Sendable {
     // MARK: Inspection
 
     /// Every chat-completions request body it received, in order.
-    func requests() async throws -> [RecordedRequest] {
+    public func requests() async throws -> [RecordedRequest] {
         try JSONDecoder().decode([RecordedRequest].self, from: try await get("requests"))
     }
 
     /// The headers of every chat-completions request (lower-cased names).
-    func headers() async throws -> [[String: String]] {
+    public func headers() async throws -> [[String: String]] {
         try JSONDecoder().decode([[String: String]].self, from: try await get("headers"))
     }
 
     /// Its counters.
-    func stats() async throws -> Stats {
+    public func stats() async throws -> Stats {
         try JSONDecoder().decode(Stats.self, from: try await get("stats"))
     }
 
     /// Polls ``stats()`` until `condition` holds or `timeout` passes; returns the last stats.
-    func waitForStats(timeout: Duration = .seconds(3), _ condition: (Stats) -> Bool) async throws -> Stats {
+    public func waitForStats(timeout: Duration = .seconds(3), _ condition: (Stats) -> Bool) async throws -> Stats {
         let deadline = ContinuousClock.now + timeout
         var stats = try await self.stats()
         while !condition(stats), ContinuousClock.now < deadline {
@@ -144,7 +150,7 @@ final class OpenAICompatibleServer: @unchecked Sendable {
 }
 
 /// Runs `body` with a fresh test server, stopping it afterwards whether `body` throws or not.
-func withOpenAICompatibleServer<Result>(
+public func withOpenAICompatibleServer<Result>(
     _ arguments: [String] = [],
     isolation: isolated (any Actor)? = #isolation,
     _ body: (OpenAICompatibleServer) async throws -> Result
@@ -161,13 +167,13 @@ func withOpenAICompatibleServer<Result>(
 }
 
 /// A failure of the test harness itself.
-struct TestServerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct TestServerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A loopback port that nothing listens on (bound and released a moment ago).
-func unusedLoopbackPort() throws -> Int {
+public func unusedLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw TestServerError("socket failed") }
     defer { close(fd) }

@@ -1,0 +1,103 @@
+import DuplexClient
+import DuplexConfig
+import DuplexCore
+import DuplexLLM
+import DuplexOrchestrator
+import DuplexTesting
+import Foundation
+import Logging
+import Testing
+
+/// The `llm` responder against a local OpenAI-compatible server (a real process speaking
+/// HTTP and server-sent events): streamed reply text, spoken as it arrives, and history
+/// truncated to what the user heard when they interrupt.
+@Suite(.serialized) struct ConversationLLMTests {
+    @Test func llmRepliesStreamAndAnInterruptionTruncatesTheHistory() async throws {
+        let speech = try SpeechInputTests.services.get()
+        let asked = "Please book a table for two at seven tonight near the window and tell them we may be a little late."
+        let question = try await SpeechInputTests.question(asked, rate: 16_000)
+        let interruption = try await SpeechInputTests.question("Wait, stop, I changed my mind about that.", rate: 16_000, leadingMs: 200)
+        try await withOpenAICompatibleServer(["--delay-ms", "40"]) { llm in
+            var config = TestServer.configuration()
+            config.conversation.responder = "llm"
+            config.llm.baseURL = llm.baseURL
+            config.llm.model = "duplex-test"
+            config.llm.systemPrompt = "You are a test."
+            try await TestServer.with(config, speech: speech) { server in
+                try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
+                    try await connection.startSession(["mode": "conversation", "input_sample_rate": 16_000])
+                    try await ConversationTests.stream(question, rate: 16_000, to: connection)
+                    let transcript = try await connection.next(type: "transcript")
+                    let heard = transcript.json?["text"] as? String ?? ""
+
+                    // The reply streams in pieces, and speech starts before the text is complete.
+                    var pieces: [String] = []
+                    var framesBeforeFinalText = 0
+                    var finalText: String?
+                    var frames = 0
+                    while finalText == nil || frames < 15 {
+                        guard let message = try await connection.next() else { break }
+                        if message.type == nil {
+                            frames += 1
+                            if finalText == nil { framesBeforeFinalText += 1 }
+                        } else if message.type == "reply" {
+                            if message.json?["final"] as? Bool == true {
+                                finalText = message.json?["text"] as? String
+                            } else {
+                                pieces.append(message.json?["text"] as? String ?? "")
+                            }
+                        } else if message.type == "error" {
+                            Issue.record("error: \(message.json ?? [:])")
+                            return
+                        }
+                    }
+                    let expected = "You said: \(heard). I have seen 1 user messages."
+                    #expect(finalText == expected)
+                    #expect(pieces.count > 5 && pieces.joined() == expected)
+                    #expect(framesBeforeFinalText > 0, "speech should start before the LLM finishes")
+
+                    // Interrupt it.
+                    let talking = Task { try await ConversationTests.stream(interruption, rate: 16_000, to: connection) }
+                    let bargeIn = try await connection.next(type: "barge_in")
+                    let heardText = bargeIn.json?["heard_text"] as? String ?? ""
+                    #expect(!heardText.isEmpty && heardText.count < expected.count)
+                    let next = try await connection.next(type: "transcript")
+                    let nextText = (next.json?["text"] as? String ?? "").lowercased()
+                    #expect(nextText.contains("changed my mind"))
+                    _ = try await connection.next(type: "tts_start")
+                    try await talking.value
+
+                    // The second request carries the history: the first reply only as far as it was heard.
+                    let requests = try await llm.requests()
+                    #expect(requests.count == 2)
+                    if requests.count == 2 {
+                        let messages = requests[1].messages
+                        #expect(messages.map(\.role) == [.system, .user, .assistant, .user])
+                        #expect(messages.count == 4 && messages[2].content == heardText)
+                        #expect(requests[1].model == "duplex-test" && requests[1].stream == true)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func anUnreachableLLMIsATypedErrorAndTheSessionGoesOn() async throws {
+        let speech = try SpeechInputTests.services.get()
+        let question = try await SpeechInputTests.question("What is the weather like today?", rate: 16_000)
+        var config = TestServer.configuration()
+        config.conversation.responder = "llm"
+        config.llm.baseURL = "http://127.0.0.1:\(try unusedLoopbackPort())/v1"
+        try await TestServer.with(config, speech: speech) { server in
+            try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
+                try await connection.startSession(["mode": "conversation", "input_sample_rate": 16_000])
+                try await ConversationTests.stream(question, rate: 16_000, to: connection)
+                _ = try await connection.next(type: "transcript")
+                let error = try await connection.next(type: "error")
+                #expect(error.json?["code"] as? String == "RESPONDER_FAILED")
+                // Typed text still works in the same session.
+                let reply = try await connection.speak("Still here.")
+                #expect(reply.reason == "completed" && !reply.pcm.isEmpty)
+            }
+        }
+    }
+}
