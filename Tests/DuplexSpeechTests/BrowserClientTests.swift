@@ -1,0 +1,85 @@
+import DuplexConfig
+import DuplexCore
+import DuplexDSP
+import DuplexOrchestrator
+import DuplexTesting
+import Foundation
+import Testing
+
+/// The browser client (web/) in real headless Chromium (Debian's `chromium` and
+/// `chromium-driver`, driven by selenium from tools/browser_e2e.py), with a fake microphone
+/// playing a spoken question and then an interruption during the reply.
+@Suite(.serialized) struct BrowserClientTests {
+    @Test func thePageHearsAQuestionPlaysTheReplyAndStopsOnBargeIn() async throws {
+        let python = "\(TestAssets.deps)/venv/bin/python"
+        let chromium = "/usr/bin/chromium", driver = "/usr/bin/chromedriver"
+        for tool in [python, chromium, driver] {
+            try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/test.sh (it installs chromium, chromium-driver and selenium)")
+        }
+        let speech = try SpeechInputTests.services.get()
+        // Microphone: 1 s silence, the question, 2 s silence (the reply starts), an
+        // interruption over the reply, then silence.
+        let question = try await SpeechInputTests.question("What time does the library open tomorrow?", rate: 16_000, leadingMs: 1000)
+        let interruption = try await SpeechInputTests.question(
+            "Wait, stop, I have another question about the parking garage.", rate: 16_000, leadingMs: 0)
+        let silence = Data(count: 16_000 * 2 * 6)
+        let pcm = question + interruption + silence
+        let samples = pcm.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        let wav = NSTemporaryDirectory() + "duplex-browser-mic-\(UUID().uuidString).wav"
+        defer { try? FileManager.default.removeItem(atPath: wav) }
+        try WAVFile(samples: samples, sampleRate: 16_000).write(path: wav)
+        let screenshot = NSTemporaryDirectory() + "duplex-browser-\(UUID().uuidString).png"
+        defer { try? FileManager.default.removeItem(atPath: screenshot) }
+
+        var config = TestServer.configuration()
+        config.server.webDir = "\(TestAssets.repositoryRoot)/web"
+        let result = try await TestServer.with(config, speech: speech) { server in
+            // The page and the catalog are served by the orchestrator itself.
+            let (page, status) = try await HTTP.get("\(server.httpURL)/")
+            #expect(status == 200 && String(decoding: page, as: UTF8.self).contains("<script type=\"module\""))
+            let (models, modelsStatus) = try await HTTP.get("\(server.httpURL)/v1/models")
+            let catalog = try JSONSerialization.jsonObject(with: models) as? [String: Any]
+            #expect(modelsStatus == 200 && (catalog?["models"] as? [[String: Any]])?.contains { $0["model_id"] as? String == "espeak-en-us" } == true)
+
+            return try await Self.run(python, [
+                "\(TestAssets.repositoryRoot)/tools/browser_e2e.py", "--url", "\(server.httpURL)/", "--mic-wav", wav,
+                "--screenshot", screenshot, "--expect-words", "library,open", "--expect-barge-in", "--timeout", "90",
+            ])
+        }
+        print("browser e2e: \(result.output)")
+        #expect(result.status == 0, "tools/browser_e2e.py failed: \(result.output) \(result.errors.suffix(2000))")
+        let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
+        let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        #expect((json?["framesPlayed"] as? Int ?? 0) > 25)
+        #expect((json?["bargeIns"] as? Int ?? 0) >= 1)
+        #expect(FileManager.default.fileExists(atPath: screenshot))
+    }
+
+    /// Runs a program to completion without blocking a concurrency thread.
+    static func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("duplex-e2e-\(UUID().uuidString).out")
+        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("duplex-e2e-\(UUID().uuidString).err")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(at: output)
+            try? FileManager.default.removeItem(at: errors)
+        }
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(180)
+        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        return (
+            process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "",
+            (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
+        )
+    }
+}
