@@ -85,6 +85,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: Worker registry and routing (scale-out)
+        .target(
+            name: "DuplexRegistry",
+            dependencies: [
+                "DuplexRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: LLM responder (OpenAI-compatible streaming chat completions)
         .target(
             name: "DuplexLLM",
@@ -211,6 +221,14 @@ let package = Package(
             dependencies: [
                 "DuplexRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DuplexRegistryTests",
+            dependencies: [
+                "DuplexRegistry", "DuplexRedis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(

@@ -127,6 +127,30 @@ public final class DuplexConnection: Sendable {
         }
     }
 
+    /// What ``poll(timeout:)`` found.
+    public enum Poll: Sendable {
+        /// A message arrived.
+        case message(IncomingMessage)
+        /// Nothing arrived in time.
+        case timedOut
+        /// The server closed the connection.
+        case closed
+    }
+
+    /// The next message if one arrives within `timeout` (for loops that also watch the clock).
+    public func poll(timeout: Duration) async throws -> Poll {
+        let inbox = self.inbox
+        return try await withThrowingTaskGroup(of: Poll.self) { group in
+            group.addTask { try await inbox.next().map(Poll.message) ?? .closed }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return .timedOut
+            }
+            defer { group.cancelAll() }
+            return try await group.next()!
+        }
+    }
+
     /// Waits for the initial `session_start`; with options (e.g. `model_id`, `speed`), sends a
     /// `start` message and waits for the updated `session_start`. Returns the last `session_start`.
     @discardableResult

@@ -8,7 +8,7 @@ import Logging
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks: TTS against a running server, ASR in process.", subcommands: [BenchTTS.self, BenchASR.self])
+        abstract: "Benchmarks: TTS and conversation against a running server, ASR in process.", subcommands: [BenchTTS.self, BenchASR.self, BenchConversation.self])
 }
 
 struct BenchTTS: AsyncParsableCommand {
