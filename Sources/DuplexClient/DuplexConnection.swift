@@ -112,12 +112,24 @@ public final class DuplexConnection: Sendable {
     /// hang a client or a test). Default 60 s.
     public static let receiveTimeout: Duration = .seconds(60)
 
+    /// Prints every JSON message received (for `--verbose` tools).
+    public var trace: Bool {
+        get { tracing.value }
+        set { tracing.withLock { $0 = newValue } }
+    }
+    private let tracing = Locked(false)
+
     /// The next message, or nil when the server closed the connection.
     /// - Throws: ``DuplexError`` (`workerUnavailable`) after ``receiveTimeout`` without a message.
     public func next() async throws -> IncomingMessage? {
         let inbox = self.inbox
+        let trace = self.trace
         return try await withThrowingTaskGroup(of: IncomingMessage?.self) { group in
-            group.addTask { try await inbox.next() }
+            group.addTask {
+                let message = try await inbox.next()
+                if trace, let json = message?.json { print("  ← \(json)") }
+                return message
+            }
             group.addTask {
                 try await Task.sleep(for: Self.receiveTimeout)
                 throw DuplexError(.workerUnavailable, "No message from the server for \(Self.receiveTimeout).")

@@ -370,15 +370,14 @@ final class ClientSession: Sendable {
                     return n
                 }
                 reply.sent(frameOfSegment: Int(frame.segmentIndex), count: count)
-                if count == 1 {
-                    self.firstAudioTimer.recordNanoseconds(Int64(started.duration(to: clock.now).millisecondsDouble * 1e6))
-                    if reply.origin != nil { await self.reportTurnMetrics(reply) }
-                }
+                if count == 1 { self.firstAudioTimer.recordNanoseconds(Int64(started.duration(to: clock.now).millisecondsDouble * 1e6)) }
                 switch delivery {
                 case .binary: try await self.outbound.write(.binary(ByteBuffer(bytes: frame.audioData)))
                 case .base64: try await self.outbound.write(.text(ServerMessage.audio(pcm: frame.audioData, sequence: count).json))
                 }
                 self.framesCounter.increment()
+                // After the first frame is on its way: the figure covers it.
+                if count == 1, reply.origin != nil { await self.reportTurnMetrics(reply) }
             }
             reason = endReason == .stopped || reply.gate.isStopped ? "stopped" : "completed"
         } catch {

@@ -27,6 +27,9 @@ struct BenchConversation: AsyncParsableCommand {
     @Option(help: "Playback of a reply before the interruption starts (ms).")
     var interruptAfterMs = 600
 
+    @Flag(help: "Print every server event.")
+    var verbose = false
+
     static let questions = [
         "What time does the library open tomorrow?", "Can you book a table for two at seven?",
         "How long does the train to the airport take?", "Please remind me to call my sister tonight.",
@@ -51,8 +54,11 @@ struct BenchConversation: AsyncParsableCommand {
         let questions = try await Self.synthesize(Self.questions, url: url, logger: logger)
         let interruptions = try await Self.synthesize(Self.interruptions, url: url, logger: logger)
         let turns = self.turns, interruptAfter = interruptAfterMs / 20
+
+        let trace = verbose
         let figures = try await DuplexConnection.connect(url: url, logger: logger) { connection in
             try await connection.startSession(["mode": "conversation", "input_sample_rate": SimulatedMicrophone.sampleRate])
+            connection.trace = trace
             let microphone = SimulatedMicrophone()
             return try await withThrowingTaskGroup(of: Figures?.self) { group in
                 group.addTask {
@@ -78,7 +84,10 @@ struct BenchConversation: AsyncParsableCommand {
                         if message.binary != nil {
                             frames += 1
                             lastFrame = message.receivedAt
-                            if frames == interruptAfter { interruptClip = microphone.play(interruption.samples) }
+                            if frames == interruptAfter {
+                                interruptClip = microphone.play(interruption.samples)
+                                if trace { print("  → interruption (\(interruption.samples.count) samples) after \(frames) frames") }
+                            }
                             continue
                         }
                         switch message.type {
@@ -89,6 +98,7 @@ struct BenchConversation: AsyncParsableCommand {
                             }
                             if let ms = message.json?["latency_ms"] as? Int { figures.serverBargeIn.append(Double(ms)) }
                         case "tts_end":
+                            if trace { print("  reply ended after \(frames) frames") }
                             // The reply ended before the interruption stopped it.
                             figures.missed += 1
                             bargedIn = true
