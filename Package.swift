@@ -134,7 +134,7 @@ let package = Package(
         .target(
             name: "DuplexOrchestrator",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa", "DuplexLLM",
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa", "DuplexLLM", "DuplexRegistry",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
@@ -165,7 +165,7 @@ let package = Package(
             name: "duplex",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator",
-                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak",
+                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -185,7 +185,7 @@ let package = Package(
             name: "DuplexTesting",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexClient",
-                "DuplexProto", "DuplexConfig", "DuplexLLM",
+                "DuplexProto", "DuplexConfig", "DuplexLLM", "DuplexRedis", "DuplexRegistry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -219,14 +219,14 @@ let package = Package(
         .testTarget(
             name: "DuplexRedisTests",
             dependencies: [
-                "DuplexRedis",
+                "DuplexRedis", "DuplexTesting",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexRegistryTests",
             dependencies: [
-                "DuplexRegistry", "DuplexRedis",
+                "DuplexRegistry", "DuplexRedis", "DuplexTesting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -242,7 +242,10 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexIntegrationTests",
-            dependencies: ["DuplexOrchestrator", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore"],
+            dependencies: [
+                "DuplexOrchestrator", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore", "DuplexRegistry",
+                "DuplexRedis",
+            ],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
     ]

@@ -27,6 +27,10 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var conversation = ConversationSection()
     /// The OpenAI-compatible chat completions endpoint of the `llm` responder.
     public var llm = LLMSection()
+    /// The Redis worker registry (scale-out).
+    public var registry = RegistrySection()
+    /// How the orchestrator picks a worker.
+    public var routing = RoutingSection()
 
     /// The defaults.
     public init() {}
@@ -49,12 +53,14 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "asr": try asr.set(&field)
         case "conversation": try conversation.set(&field)
         case "llm": try llm.set(&field)
+        case "registry": try registry.set(&field)
+        case "routing": try routing.set(&field)
         default: throw field.unknownSection()
         }
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "conversation", "llm", "logging"]
+    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "conversation", "llm", "registry", "routing", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.
@@ -331,6 +337,61 @@ public struct LLMSection: Sendable, Hashable {
         case "temperature": temperature = try f.double(0...2)
         case "max_tokens": maxTokens = try f.int(1...32_000)
         case "timeout_ms": timeoutMs = try f.int(100...600_000)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `registry:` — workers announce themselves in Redis; orchestrators route among them.
+public struct RegistrySection: Sendable, Hashable {
+    /// `redis://[:password@]host[:port][/db]`; empty turns the registry off (static
+    /// `orchestrator.workers` instead). Default empty.
+    public var redisURL = ""
+    /// Key prefix: entries are `<prefix>:worker:<name>`, announcements on `<prefix>:workers`. Default `duplex`.
+    public var keyPrefix = "duplex"
+    /// Worker heartbeat, ms. Default 10000.
+    public var heartbeatMs = 10_000
+    /// Entry lifetime without a heartbeat (a crashed worker disappears after it), ms. Default 30000.
+    public var ttlMs = 30_000
+    /// Orchestrator full rescan (safety net beside pub/sub), ms. Default 15000.
+    public var rescanMs = 15_000
+    /// The address other hosts reach this worker at (`grpc://host:port`); empty uses
+    /// `worker.host`/`worker.port`. Default empty.
+    public var advertiseAddress = ""
+
+    /// The defaults.
+    public init() {}
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "redis_url": redisURL = f.value.trimmingWhitespace()
+        case "key_prefix": keyPrefix = try f.nonEmpty()
+        case "heartbeat_ms": heartbeatMs = try f.int(100...600_000)
+        case "ttl_ms": ttlMs = try f.int(300...3_600_000)
+        case "rescan_ms": rescanMs = try f.int(100...3_600_000)
+        case "advertise_address": advertiseAddress = f.value.trimmingWhitespace()
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `routing:` — how the orchestrator picks a worker for a session (docs/ROUTING.md).
+public struct RoutingSection: Sendable, Hashable {
+    /// `least_loaded`, `lowest_latency`, `round_robin` or `random`. Default `least_loaded`.
+    public var strategy = "least_loaded"
+    /// Capabilities every chosen worker must have (e.g. `cpu_ok`). Default none.
+    public var requiredCapabilities: [String] = []
+    /// Ask the best worker to load a requested model that is resident nowhere. Default true.
+    public var loadOnDemand = true
+
+    /// The defaults.
+    public init() {}
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "strategy": strategy = try f.oneOf(["least_loaded", "lowest_latency", "round_robin", "random"])
+        case "required_capabilities": requiredCapabilities = try f.list(allowed: nil)
+        case "load_on_demand": loadOnDemand = try f.bool()
         default: throw f.unknownKey()
         }
     }

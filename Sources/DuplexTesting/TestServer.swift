@@ -35,28 +35,37 @@ public enum TestServer {
         return config
     }
 
+    /// Starts the server without waiting for a healthy worker (for tests of "no worker").
+    public static func withoutHealthCheck<T: Sendable>(
+        _ config: DuplexConfiguration, _ body: @escaping @Sendable (Handle) async throws -> T
+    ) async throws -> T {
+        try await with(config, waitForWorker: false, body)
+    }
+
     /// Starts the server, runs `body`, stops the server.
     public static func with<T: Sendable>(
-        _ config: DuplexConfiguration = configuration(), speech: SpeechServices? = nil,
+        _ config: DuplexConfiguration = configuration(), speech: SpeechServices? = nil, waitForWorker: Bool = true,
         _ body: @escaping @Sendable (Handle) async throws -> T
     ) async throws -> T {
         var logger = Logger(label: "duplex.test")
         logger.logLevel = .warning
         let timeout = Duration.milliseconds(config.orchestrator.workerTimeoutMs)
         var services: [any Service] = []
-        let connections: [WorkerConnection]
-        if config.orchestrator.workers.isEmpty {
+        let pool: WorkerPool
+        if let (remote, remoteServices) = try WorkerPool.remote(config, logger: logger) {
+            pool = remote
+            services += remoteServices
+        } else {
             let transport = InProcessTransport()
             let runtime = WorkerRuntime(configuration: config, logger: logger)
             services.append(WorkerServerService(transport: transport.server, runtime: runtime, logger: logger))
-            connections = [WorkerConnection(transport: transport.client, address: "in-process", timeout: timeout)]
-        } else {
-            connections = try config.orchestrator.workers.map { try WorkerConnection(address: WorkerAddress(parsing: $0), timeout: timeout) }
+            let connection = WorkerConnection(transport: transport.client, address: "in-process", timeout: timeout)
+            services.append(connection)
+            pool = WorkerPool(connections: [connection])
         }
-        services += connections.map { $0 as any Service }
         let port = AsyncBoundedQueue<Int>(capacity: 1)
         let app = OrchestratorApp.make(
-            configuration: config, pool: WorkerPool(connections: connections), registry: PrometheusCollectorRegistry(),
+            configuration: config, pool: pool, registry: PrometheusCollectorRegistry(),
             logger: logger, services: services, speech: speech, onListening: { try? await port.send($0) })
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
@@ -65,7 +74,7 @@ public enum TestServer {
             }
             guard let bound = try await port.next() else { throw DuplexError(.internal, "server did not start") }
             // Wait until the worker is ready (default model loaded).
-            try await waitUntilHealthy(port: bound)
+            if waitForWorker { try await waitUntilHealthy(port: bound) }
             let result = try await body(Handle(port: bound))
             group.cancelAll()
             return result

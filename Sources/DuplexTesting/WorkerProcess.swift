@@ -18,19 +18,23 @@ public final class WorkerProcess: @unchecked Sendable {
 
     /// Starts a worker with the given adapters on `port` (a free one if nil). Voice packs are
     /// read from `voicepacks` (none by default); prepared models go to `cacheDirectory`.
+    /// With `registry`, the worker registers in that Redis (`redis://…`) as `name`, with a
+    /// `heartbeatMs` heartbeat and a `ttlMs` entry lifetime.
     public convenience init(
         adapters: String = "sine,espeak", defaultModel: String = "espeak-en-us", port: Int? = nil, voicepacks: String? = nil,
-        cacheDirectory: String? = nil
+        cacheDirectory: String? = nil, registry: (url: String, name: String, heartbeatMs: Int, ttlMs: Int)? = nil
     ) throws {
         let port = try port ?? FreePort.find()
         var environment: [String: String] = [:]
         if let voicepacks { environment["DUPLEX_WORKER_VOICEPACKS_DIR"] = voicepacks }
         if let cacheDirectory { environment["DUPLEX_WORKER_CACHE_DIR"] = cacheDirectory }
-        try self.init(
-            port: port,
-            arguments: [
-                "worker", "--adapter", adapters, "--port", "\(port)", "--default-model", defaultModel, "--log-level", "warning",
-            ], environment: environment)
+        var arguments = ["worker", "--adapter", adapters, "--port", "\(port)", "--default-model", defaultModel, "--log-level", "warning"]
+        if let registry {
+            arguments += ["--redis", registry.url, "--name", registry.name]
+            environment["DUPLEX_REGISTRY_HEARTBEAT_MS"] = "\(registry.heartbeatMs)"
+            environment["DUPLEX_REGISTRY_TTL_MS"] = "\(registry.ttlMs)"
+        }
+        try self.init(port: port, arguments: arguments, environment: environment)
     }
 
     /// Starts `duplex serve` (all-in-one, espeak default) on a free port.

@@ -1,3 +1,4 @@
+import DuplexTesting
 import DuplexRedis
 import Synchronization
 import Testing

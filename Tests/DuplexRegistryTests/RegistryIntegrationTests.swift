@@ -1,3 +1,4 @@
+import DuplexTesting
 import DuplexRedis
 import DuplexRegistry
 import Foundation
@@ -16,7 +17,7 @@ struct RegistryIntegrationTests {
     }()
 
     static func configuration(
-        _ server: RegistryRedisServer, heartbeat: Duration = .seconds(60), ttl: Duration = .seconds(120),
+        _ server: RedisServerProcess, heartbeat: Duration = .seconds(60), ttl: Duration = .seconds(120),
         rescan: Duration = .seconds(60)
     ) -> RegistryConfiguration {
         RegistryConfiguration(
@@ -40,7 +41,7 @@ struct RegistryIntegrationTests {
 
     @Test("registrars are seen through pub/sub: up, update on resident change, down on graceful stop")
     func discoveryUpdateAndDown() async throws {
-        let server = try await RegistryRedisServer.start()
+        let server = try await RedisServerProcess.start()
         let config = Self.configuration(server)  // long heartbeat and rescan: only events can explain changes
         try await withTimeout {
             let client = try RedisClient(url: server.url)
@@ -109,7 +110,7 @@ struct RegistryIntegrationTests {
 
     @Test("changes() streams the worker set, starting with the current one")
     func changesStream() async throws {
-        let server = try await RegistryRedisServer.start()
+        let server = try await RedisServerProcess.start()
         let config = Self.configuration(server)
         try await withTimeout {
             let watcher = try RegistryWatcher(configuration: config, logger: Self.logger)
@@ -132,7 +133,7 @@ struct RegistryIntegrationTests {
 
     @Test("a crashed worker (no DEL) disappears after its TTL through the periodic rescan")
     func ttlExpiry() async throws {
-        let server = try await RegistryRedisServer.start()
+        let server = try await RedisServerProcess.start()
         let config = Self.configuration(server, rescan: .milliseconds(300))
         try await withTimeout {
             let client = try RedisClient(url: server.url)
@@ -156,7 +157,7 @@ struct RegistryIntegrationTests {
 
     @Test("after a Redis restart (data lost) registrars re-register and the watcher recovers")
     func redisRestart() async throws {
-        let server = try await RegistryRedisServer.start()
+        let server = try await RedisServerProcess.start()
         // Short heartbeat; long rescan so recovery must come from resubscribe + `up` events.
         let config = Self.configuration(server, heartbeat: .milliseconds(300), ttl: .seconds(3))
         try await withTimeout(seconds: 120) {
@@ -199,7 +200,7 @@ struct RegistryIntegrationTests {
 
     @Test("a registrar started while Redis is down registers once Redis is up")
     func startWhileRedisDown() async throws {
-        let server = try await RegistryRedisServer.start()
+        let server = try await RedisServerProcess.start()
         try await server.stop()
         let config = Self.configuration(server, heartbeat: .milliseconds(300), ttl: .seconds(3))
         try await withTimeout(seconds: 120) {

@@ -3,7 +3,7 @@ import Foundation
 
 /// Messages the server sends as WebSocket text (protocol v1).
 public enum ServerMessage: Sendable {
-    case sessionStart(sessionID: String, modelID: String, audioFormat: ClientMessage.AudioDelivery, mode: String)
+    case sessionStart(sessionID: String, modelID: String, audioFormat: ClientMessage.AudioDelivery, mode: String, worker: String)
     case ttsStart(turnID: String)
     case ttsEnd(turnID: String, frames: Int, reason: String)
     case audio(pcm: Data, sequence: Int)
@@ -19,6 +19,9 @@ public enum ServerMessage: Sendable {
     case bargeIn(turnID: String, heardMs: Int, latencyMs: Int, heardText: String)
     /// A reply paused by a short sound resumed where it paused.
     case bargeInResumed(turnID: String, pausedMs: Int)
+    /// The session moved to another worker (the previous one failed); the reply goes on there
+    /// from segment `resumeSegment` (its first unplayed clause).
+    case workerChanged(turnID: String, from: String, to: String, resumeSegment: Int)
     /// Per-turn figures once the reply's first frame is sent.
     case turnMetrics(turnID: String, speechToSpeechMs: Int, asrMs: Int, responderMs: Int)
 
@@ -26,10 +29,11 @@ public enum ServerMessage: Sendable {
     public var json: String {
         var object: [String: Any]
         switch self {
-        case .sessionStart(let sessionID, let modelID, let format, let mode):
+        case .sessionStart(let sessionID, let modelID, let format, let mode, let worker):
             object = [
                 "type": "session_start", "session_id": sessionID, "model_id": modelID, "sample_rate": OutputFormat.sampleRate,
                 "frame_ms": OutputFormat.frameMilliseconds, "audio_format": format.rawValue, "mode": mode, "protocol": 1,
+                "worker": worker,
             ]
         case .ttsStart(let turnID):
             object = ["type": "tts_start", "turn_id": turnID]
@@ -57,6 +61,8 @@ public enum ServerMessage: Sendable {
             object = ["type": "barge_in", "turn_id": turnID, "heard_ms": heardMs, "latency_ms": latencyMs, "heard_text": heardText]
         case .bargeInResumed(let turnID, let pausedMs):
             object = ["type": "barge_in_resumed", "turn_id": turnID, "paused_ms": pausedMs]
+        case .workerChanged(let turnID, let from, let to, let resumeSegment):
+            object = ["type": "worker_changed", "turn_id": turnID, "from": from, "to": to, "resume_segment": resumeSegment]
         case .turnMetrics(let turnID, let speechToSpeechMs, let asrMs, let responderMs):
             object = [
                 "type": "turn_metrics", "turn_id": turnID, "speech_to_speech_ms": speechToSpeechMs, "asr_ms": asrMs,

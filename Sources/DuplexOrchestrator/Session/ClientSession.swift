@@ -134,7 +134,7 @@ final class ClientSession: Sendable {
             state.withLock { $0.responderTask }?.cancel()
             group.cancelAll()
         }
-        await closeWorkerSession()
+        await closeWorkerSession(final: true)
     }
 
     // MARK: Inbound
@@ -219,6 +219,22 @@ final class ClientSession: Sendable {
             return
         }
         guard let info = listing.models.first(where: { $0.modelID == model }) else {
+            // Another registered worker has it: the session moves there.
+            if pool.catalogsContain(model) {
+                state.withLock { s in
+                    s.requestedModel = model
+                    s.workerSessionOpen = false
+                }
+                do {
+                    try await openWorkerSession(excluding: [worker.address])
+                    await send(.modelStatus(modelID: model, state: "ready", message: "on worker \(state.withLock { $0.worker?.address ?? "" })"))
+                } catch {
+                    await send(.modelStatus(modelID: model, state: "failed", message: error.message))
+                    await send(.error(error))
+                }
+                await sendSessionStart()
+                return
+            }
             let known = listing.models.map(\.modelID).sorted().joined(separator: ", ")
             await send(.error(DuplexError(.unknownModel, "No model '\(model)' on this worker; installed: \(known).")))
             return
@@ -330,6 +346,10 @@ final class ClientSession: Sendable {
 
     // MARK: Replies
 
+    /// Plays one reply. If its worker dies or stalls mid-reply, the session moves to another
+    /// worker (`worker_changed`) and the reply goes on there from the clause that was playing;
+    /// the frames of it already sent are dropped, so the user hears at most a short gap and
+    /// never the same audio twice.
     private func play(_ reply: Reply) async {
         state.withLock { $0.currentReply = reply }
         defer { state.withLock { s in if s.currentReply === reply { s.currentReply = nil } } }
@@ -338,54 +358,97 @@ final class ClientSession: Sendable {
         var reason = "completed"
         let clock = ContinuousClock()
         let started = clock.now
-        do {
-            if !state.withLock({ $0.workerSessionOpen }) { try await openWorkerSession() }
-            guard let worker = state.withLock({ $0.worker }) else {
-                throw DuplexError(.workerUnavailable, "No worker is available.")
+        var excluded: Set<String> = []
+        var resume: (text: String, segment: Int, heardFrames: Int)?
+        while true {
+            var attempted: WorkerConnection?
+            do throws(DuplexError) {
+                if !state.withLock({ $0.workerSessionOpen }) { try await openWorkerSession(excluding: excluded) }
+                guard let worker = state.withLock({ $0.worker }) else {
+                    throw DuplexError(.workerUnavailable, "No worker is available.")
+                }
+                attempted = worker
+                let segmentOffset = resume?.segment ?? 0
+                let skip = Locked(resume?.heardFrames ?? 0)
+                let endReason = try await synthesize(reply, on: worker, resumeText: resume?.text, frames: frames) { frame in
+                    // After a failover: the frames of the resumed clause the user already heard.
+                    skip.withLock { n in
+                        guard n > 0 else { return false }
+                        n -= 1
+                        return true
+                    }
+                } onSent: { frame, count in
+                    reply.sent(frameOfSegment: segmentOffset + Int(frame.segmentIndex), count: count)
+                    if count == 1 { self.firstAudioTimer.recordNanoseconds(Int64(started.duration(to: clock.now).millisecondsDouble * 1e6)) }
+                }
+                reason = endReason == .stopped || reply.gate.isStopped ? "stopped" : "completed"
+            } catch where error.code == .workerUnavailable && !reply.gate.isStopped && excluded.count < 3 && pool.usesFailover {
+                // Fail over: the next worker continues from the first clause not yet heard.
+                let from = attempted?.address ?? ""
+                if !from.isEmpty { excluded.insert(from) }
+                let unplayed = reply.unplayed
+                resume = unplayed
+                logger.warning("worker failed mid-reply; moving the session", metadata: [
+                    "worker.address": "\(from)", "error.message": "\(error.message)", "reply.resume_segment": "\(unplayed.segment)",
+                ])
+                if let next = try? pool.pick(modelID: state.withLock { $0.requestedModel }, excluding: excluded) {
+                    await send(.workerChanged(turnID: reply.turnID, from: from, to: next.address, resumeSegment: unplayed.segment))
+                    continue
+                }
+                reason = "error"
+                await send(.error(error))
+            } catch {
+                reason = "error"
+                await send(.error(error))
             }
-            let sessionID = id
-            let delivery = state.withLock { $0.delivery }
-            let endReason = try await callSynthesize(worker: worker, gate: reply.gate) { writer in
-                var sequence: UInt64 = 0
-                for await piece in reply.pieces {
-                    sequence += 1
-                    var chunk = Duplex_Tts_V1_TextChunk()
-                    chunk.sessionID = sessionID
-                    chunk.text = piece.text
-                    chunk.isFinal = piece.isFinal
-                    chunk.sequenceNumber = sequence
-                    try await writer.write(chunk)
-                    if piece.isFinal { return }
-                }
-                // Text ended without is_final (STOP or disconnect): tell the worker to flush.
-                var last = Duplex_Tts_V1_TextChunk()
-                last.sessionID = sessionID
-                last.isFinal = true
-                last.sequenceNumber = sequence + 1
-                try await writer.write(last)
-            } onFrame: { frame in
-                guard await reply.gate.pass() != .stopped else { return }
-                let count = frames.withLock { n in
-                    n += 1
-                    return n
-                }
-                reply.sent(frameOfSegment: Int(frame.segmentIndex), count: count)
-                if count == 1 { self.firstAudioTimer.recordNanoseconds(Int64(started.duration(to: clock.now).millisecondsDouble * 1e6)) }
-                switch delivery {
-                case .binary: try await self.outbound.write(.binary(ByteBuffer(bytes: frame.audioData)))
-                case .base64: try await self.outbound.write(.text(ServerMessage.audio(pcm: frame.audioData, sequence: count).json))
-                }
-                self.framesCounter.increment()
-                // After the first frame is on its way: the figure covers it.
-                if count == 1, reply.origin != nil { await self.reportTurnMetrics(reply) }
-            }
-            reason = endReason == .stopped || reply.gate.isStopped ? "stopped" : "completed"
-        } catch {
-            reason = "error"
-            await send(.error((error as? DuplexError) ?? DuplexError(.synthesisFailed, "\(error)")))
+            break
         }
         reply.finishText()
         await send(.ttsEnd(turnID: reply.turnID, frames: frames.value, reason: reason))
+    }
+
+    /// Streams a reply's text to one worker and its frames to the client.
+    private func synthesize(
+        _ reply: Reply, on worker: WorkerConnection, resumeText: String?, frames: Locked<Int>,
+        drop: @escaping @Sendable (Duplex_Tts_V1_AudioFrame) -> Bool,
+        onSent: @escaping @Sendable (Duplex_Tts_V1_AudioFrame, Int) -> Void
+    ) async throws(DuplexError) -> Duplex_Tts_V1_EndReason {
+        let sessionID = id
+        let delivery = state.withLock { $0.delivery }
+        return try await callSynthesize(worker: worker, gate: reply.gate) { writer in
+            var sequence: UInt64 = 0
+            func chunk(_ text: String, final: Bool) -> Duplex_Tts_V1_TextChunk {
+                sequence += 1
+                var chunk = Duplex_Tts_V1_TextChunk()
+                chunk.sessionID = sessionID
+                chunk.text = text
+                chunk.isFinal = final
+                chunk.sequenceNumber = sequence
+                return chunk
+            }
+            if let resumeText, !resumeText.isEmpty { try await writer.write(chunk(resumeText + " ", final: false)) }
+            for await piece in reply.pieces {
+                try await writer.write(chunk(piece.text, final: piece.isFinal))
+                if piece.isFinal { return }
+            }
+            // Text ended without is_final (STOP, disconnect, or consumed before a failover):
+            // tell the worker to flush.
+            try await writer.write(chunk("", final: true))
+        } onFrame: { frame in
+            guard !drop(frame), await reply.gate.pass() != .stopped else { return }
+            let count = frames.withLock { n in
+                n += 1
+                return n
+            }
+            onSent(frame, count)
+            switch delivery {
+            case .binary: try await self.outbound.write(.binary(ByteBuffer(bytes: frame.audioData)))
+            case .base64: try await self.outbound.write(.text(ServerMessage.audio(pcm: frame.audioData, sequence: count).json))
+            }
+            self.framesCounter.increment()
+            // After the first frame is on its way: the figure covers it.
+            if count == 1, reply.origin != nil { await self.reportTurnMetrics(reply) }
+        }
     }
 
     /// Runs one Synthesize call; returns the worker's end reason.
@@ -454,11 +517,15 @@ final class ClientSession: Sendable {
 
     // MARK: Worker session
 
-    private func openWorkerSession() async throws(DuplexError) {
+    private func openWorkerSession(excluding: Set<String> = []) async throws(DuplexError) {
         // Session affinity: stay on the bound worker while its session is open.
         let bound = state.withLock { s in s.workerSessionOpen ? s.worker : nil }
         let worker: WorkerConnection
-        if let bound { worker = bound } else { worker = try pool.pick() }
+        if let bound {
+            worker = bound
+        } else {
+            worker = try pool.pick(modelID: state.withLock { $0.requestedModel }, excluding: excluding, reserve: true)
+        }
         let previous = state.withLock { $0.worker }
         if let previous, previous !== worker { await closeWorkerSession() }
         let (model, options) = state.withLock { ($0.requestedModel, $0.voiceOptions) }
@@ -469,20 +536,27 @@ final class ClientSession: Sendable {
         do {
             let response = try await worker.call { [request] client, callOptions in try await client.startSession(request, options: callOptions) }
             pool.markHealthy(worker)
-            state.withLock { s in
-                s.worker = worker
-                s.workerSessionOpen = true
-                s.modelID = response.modelID
+            let previousBinding = state.withLock { s -> WorkerConnection? in
+                defer {
+                    s.worker = worker
+                    s.workerSessionOpen = true
+                    s.modelID = response.modelID
+                }
+                return s.worker
             }
+            // The pool counts one session per binding: `pick` reserved the new one.
+            if bound == nil, let previousBinding { pool.release(previousBinding) }
         } catch {
+            if bound == nil { pool.release(worker) }
             if error.code == .workerUnavailable { pool.markFailed(worker) }
             if error.code == .unknownModel { state.withLock { $0.requestedModel = $0.modelID } }
             throw error
         }
     }
 
-    private func closeWorkerSession() async {
+    private func closeWorkerSession(final: Bool = false) async {
         guard let worker = state.withLock({ $0.worker }) else { return }
+        if final { pool.release(worker) }
         var request = Duplex_Tts_V1_EndSessionRequest()
         request.sessionID = id
         _ = try? await worker.call { [request] client, options in try await client.endSession(request, options: options) }
@@ -492,7 +566,8 @@ final class ClientSession: Sendable {
 
     private func sendSessionStart() async {
         let (model, delivery, mode) = state.withLock { ($0.modelID, $0.delivery, $0.mode) }
-        await send(.sessionStart(sessionID: id, modelID: model, audioFormat: delivery, mode: mode))
+        let worker = state.withLock { $0.workerSessionOpen ? $0.worker?.address ?? "" : "" }
+        await send(.sessionStart(sessionID: id, modelID: model, audioFormat: delivery, mode: mode, worker: worker))
     }
 
     func send(_ message: ServerMessage) async {

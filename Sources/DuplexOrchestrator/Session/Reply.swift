@@ -76,6 +76,18 @@ final class Reply: Sendable {
         }
     }
 
+    /// What is left to say after a worker failure: the text from the segment (clause) that was
+    /// playing, its index, and how many of its frames were already sent.
+    var unplayed: (text: String, segment: Int, heardFrames: Int) {
+        progress.withLock { p in
+            let current = max(0, p.lastSegment)
+            var rest = Array(p.segments.dropFirst(current))
+            let pending = p.segmenter.pending.trimmingWhitespace()
+            if !pending.isEmpty { rest.append(pending) }
+            return (rest.joined(separator: " "), current, p.framesPerSegment[current] ?? 0)
+        }
+    }
+
     /// The text the user heard: the segments played before the current one, plus the share
     /// of the current one its frames cover (estimated from the speaking rate so far),
     /// cut at a word and marked with "…" when cut.

@@ -282,34 +282,64 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     public func getCapabilities(
         request: Duplex_Tts_V1_GetCapabilitiesRequest, context: ServerContext
     ) async throws -> Duplex_Tts_V1_GetCapabilitiesResponse {
-        let models = manager.catalog.all
+        let snapshot = await snapshot()
         var capabilities = Duplex_Tts_V1_Capabilities()
         capabilities.streaming = true
-        capabilities.zeroShot = models.contains { $0.tags.contains("zero_shot") }
-        capabilities.lora = models.contains { $0.tags.contains("lora") }
-        capabilities.cpuOk = models.contains { $0.tags.contains("cpu_ok") }
-        capabilities.emotiveZeroPrompt = models.contains { $0.tags.contains("expressive") }
-        capabilities.languages = Array(Set(models.flatMap(\.languages))).sorted()
+        capabilities.zeroShot = snapshot.capabilities.contains("zero_shot")
+        capabilities.lora = snapshot.capabilities.contains("lora")
+        capabilities.cpuOk = snapshot.capabilities.contains("cpu_ok")
+        capabilities.emotiveZeroPrompt = snapshot.capabilities.contains("expressive")
+        capabilities.languages = snapshot.languages
         capabilities.maxConcurrentSessions = Int32(configuration.maxSessions)
         var response = Duplex_Tts_V1_GetCapabilitiesResponse()
         response.capabilities = capabilities
-        response.residentModels = await manager.residentModelIDs
+        response.residentModels = snapshot.residentModels
+        response.workerName = snapshot.name
+        response.ready = snapshot.ready
+        response.metrics = snapshot.metrics
+        return response
+    }
+
+    /// What the worker offers and how busy it is (for GetCapabilities and registry entries).
+    public struct Snapshot: Sendable {
+        /// `worker.name`.
+        public var name: String
+        /// Whether the default model is loaded.
+        public var ready: Bool
+        /// `streaming` plus the catalog's tags (`cpu_ok`, `zero_shot`, `lora`, `expressive`, …).
+        public var capabilities: [String]
+        /// Languages of the catalog's models.
+        public var languages: [String]
+        /// Catalog model ids.
+        public var models: [String]
+        /// Resident model ids.
+        public var residentModels: [String]
+        /// Live figures (`active_sessions`, `queue_depth`, `rtf_p50`, `first_audio_p50_ms`, …).
+        public var metrics: [String: Double]
+    }
+
+    /// The worker's current snapshot.
+    public func snapshot() async -> Snapshot {
+        let models = manager.catalog.all
         let residentMemory = await manager.residentModels.reduce(0) { $0 + $1.memoryBytes }
         let counters = await manager.counters
-        response.workerName = configuration.name
-        response.ready = isReady
-        response.metrics = [
-            "active_sessions": Double(sessionCount),
-            "active_syntheses": Double(stats.activeSyntheses),
-            "queue_depth": Double(stats.activeSyntheses),
-            "rtf_p50": stats.realTimeFactorP50,
-            "first_audio_p50_ms": stats.firstAudioP50,
-            "resident_models_memory_bytes": Double(residentMemory),
-            "rss_bytes": Double(ProcessMemory.residentBytes),
-            "model_loads": Double(counters.loads),
-            "model_evictions": Double(counters.evictions),
-        ]
-        return response
+        return Snapshot(
+            name: configuration.name, ready: isReady,
+            capabilities: Set(models.flatMap(\.tags)).union(["streaming"]).sorted(),
+            languages: Array(Set(models.flatMap(\.languages))).sorted(),
+            models: models.map(\.modelID).sorted(),
+            residentModels: await manager.residentModelIDs,
+            metrics: [
+                "active_sessions": Double(sessionCount),
+                "active_syntheses": Double(stats.activeSyntheses),
+                "queue_depth": Double(stats.activeSyntheses),
+                "rtf_p50": stats.realTimeFactorP50,
+                "first_audio_p50_ms": stats.firstAudioP50,
+                "resident_models_memory_bytes": Double(residentMemory),
+                "rss_bytes": Double(ProcessMemory.residentBytes),
+                "model_loads": Double(counters.loads),
+                "model_evictions": Double(counters.evictions),
+            ])
     }
 
     private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {

@@ -30,10 +30,17 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Default model of the in-process worker (worker.default_model).")
     var defaultModel: String?
 
+    @Option(help: "Route to the workers registered in this Redis, redis://host:port (registry.redis_url).")
+    var redis: String?
+
+    @Option(help: "Routing strategy with --redis: least_loaded, lowest_latency, round_robin, random (routing.strategy).")
+    var strategy: String?
+
     func run() async throws {
         let config = try options.load([
             ("server", "host", host), ("server", "port", port.map { "\($0)" }),
             ("orchestrator", "workers", workers), ("worker", "default_model", defaultModel),
+            ("registry", "redis_url", redis), ("routing", "strategy", strategy),
         ] + modelManager.overrides)
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.serve")
@@ -42,16 +49,18 @@ struct Serve: AsyncParsableCommand {
 
         let timeout = Duration.milliseconds(config.orchestrator.workerTimeoutMs)
         var services: [any Service] = []
-        let connections: [WorkerConnection]
-        if config.orchestrator.workers.isEmpty {
+        let pool: WorkerPool
+        if let (remote, remoteServices) = try WorkerPool.remote(config, logger: logger) {
+            pool = remote
+            services += remoteServices
+        } else {
             let transport = InProcessTransport()
             let runtime = WorkerRuntime(configuration: config, logger: Logger(label: "duplex.worker"))
             services.append(WorkerServerService(transport: transport.server, runtime: runtime, logger: Logger(label: "duplex.worker")))
-            connections = [WorkerConnection(transport: transport.client, address: "in-process", timeout: timeout)]
-        } else {
-            connections = try config.orchestrator.workers.map { try WorkerConnection(address: WorkerAddress(parsing: $0), timeout: timeout) }
+            let connection = WorkerConnection(transport: transport.client, address: "in-process", timeout: timeout)
+            services.append(connection)
+            pool = WorkerPool(connections: [connection])
         }
-        services += connections.map { $0 as any Service }
         // Conversation mode needs the VAD and Whisper; without them the server still speaks.
         var speech: SpeechServices?
         do {
@@ -60,7 +69,7 @@ struct Serve: AsyncParsableCommand {
             logger.warning("conversation mode unavailable", metadata: ["error.message": "\(error.message)"])
         }
         let app = OrchestratorApp.make(
-            configuration: config, pool: WorkerPool(connections: connections), registry: registry, logger: logger,
+            configuration: config, pool: pool, registry: registry, logger: logger,
             services: services, speech: speech,
             onListening: { port in
                 logger.notice("duplex serve listening", metadata: ["url": "http://\(config.server.host):\(port)/", "ws": "ws://\(config.server.host):\(port)/ws"])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DuplexConfig
 import DuplexCore
+import DuplexRegistry
 import DuplexWorker
 import GRPCNIOTransportHTTP2
 import Logging
@@ -31,10 +32,17 @@ struct Worker: AsyncParsableCommand {
     @Option(help: "Default model (worker.default_model).")
     var defaultModel: String?
 
+    @Option(help: "Register in this Redis, redis://host:port (registry.redis_url).")
+    var redis: String?
+
+    @Option(help: "Address others reach this worker at, grpc://host:port (registry.advertise_address).")
+    var advertise: String?
+
     func run() async throws {
         let config = try options.load([
             ("worker", "adapters", adapter), ("worker", "host", host), ("worker", "port", port.map { "\($0)" }),
             ("worker", "name", name), ("worker", "default_model", defaultModel),
+            ("registry", "redis_url", redis), ("registry", "advertise_address", advertise),
         ] + modelManager.overrides)
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.worker")
@@ -44,8 +52,19 @@ struct Worker: AsyncParsableCommand {
             address: .ipv4(host: config.worker.host, port: config.worker.port), transportSecurity: .plaintext)
         let server = WorkerServerService(transport: transport, runtime: runtime, logger: logger)
         logger.notice("duplex worker starting", metadata: ["grpc": "grpc://\(config.worker.host):\(config.worker.port)", "adapters": "\(config.worker.adapters)"])
+        var services: [any Service] = [server]
+        if !config.registry.redisURL.isEmpty {
+            let registrar = try WorkerRegistration.registrar(config, service: runtime.service, logger: logger)
+            services.append(registrar)
+            // Announce readiness as soon as the default model is loaded, not at the next heartbeat.
+            let service = runtime.service
+            Task {
+                while !service.isReady { try await Task.sleep(for: .milliseconds(100)) }
+                registrar.refreshNow()
+            }
+        }
         let group = ServiceGroup(
-            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

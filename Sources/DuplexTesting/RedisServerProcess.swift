@@ -16,14 +16,14 @@ import Darwin
 /// `restart()` and `pause()`/`resume()` drive failure scenarios; the same port is kept across
 /// restarts. Never calls `Process.waitUntilExit` (it would block a cooperative thread): exit is
 /// awaited by polling `isRunning` with `Task.sleep`.
-final class RegistryRedisServer: Sendable {
-    struct StartError: Error, CustomStringConvertible {
-        var description: String
+public final class RedisServerProcess: Sendable {
+    public struct StartError: Error, CustomStringConvertible {
+        public var description: String
     }
 
     static let executable = "/usr/bin/redis-server"
 
-    let port: Int
+    public let port: Int
     let password: String?
     private let directory: URL
     // Process is not Sendable; every access goes through the mutex.
@@ -47,13 +47,13 @@ final class RegistryRedisServer: Sendable {
     }
 
     /// Starts a server on a free port and waits until it accepts connections.
-    static func start(password: String? = nil) async throws -> RegistryRedisServer {
+    public static func start(password: String? = nil) async throws -> RedisServerProcess {
         var lastError: (any Error)?
         // Another process may grab the free port between probing and binding: retry on a new one.
         for _ in 0..<5 {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("duplex-registry-redis-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let server = RegistryRedisServer(port: try freeLoopbackPort(), password: password, directory: directory)
+            let server = RedisServerProcess(port: try freeLoopbackPort(), password: password, directory: directory)
             do {
                 try await server.launch()
                 return server
@@ -66,7 +66,7 @@ final class RegistryRedisServer: Sendable {
     }
 
     /// A configuration pointing at this server (with its password unless overridden).
-    func configuration(password: String?? = .none, database: Int = 0) -> RedisConfiguration {
+    public func configuration(password: String?? = .none, database: Int = 0) -> RedisConfiguration {
         var configuration = RedisConfiguration(host: "127.0.0.1", port: port, database: database)
         configuration.password = password ?? self.password
         configuration.connectTimeout = .seconds(2)
@@ -79,7 +79,7 @@ final class RegistryRedisServer: Sendable {
     }
 
     /// SIGTERM, then waits (polling) until the process has exited and been reaped.
-    func stop() async throws {
+    public func stop() async throws {
         guard let pid else { return }
         kill(pid, SIGCONT)  // a stopped process would not act on SIGTERM
         kill(pid, SIGTERM)
@@ -91,7 +91,7 @@ final class RegistryRedisServer: Sendable {
     }
 
     /// Stops the server and starts a new one on the same port (with an empty dataset).
-    func restart() async throws {
+    public func restart() async throws {
         try await stop()
         var lastError: (any Error)?
         for _ in 0..<20 {
@@ -107,7 +107,7 @@ final class RegistryRedisServer: Sendable {
     }
 
     /// Starts a new server on the same port after ``stop()`` (with an empty dataset).
-    func relaunch() async throws {
+    public func relaunch() async throws {
         var lastError: (any Error)?
         for _ in 0..<20 {
             do {
@@ -122,15 +122,15 @@ final class RegistryRedisServer: Sendable {
     }
 
     /// The `redis://` URL of this server.
-    var url: String { "redis://127.0.0.1:\(port)" }
+    public var url: String { "redis://127.0.0.1:\(port)" }
 
     /// SIGSTOP: the server keeps its sockets but answers nothing.
-    func pause() {
+    public func pause() {
         if let pid { kill(pid, SIGSTOP) }
     }
 
     /// SIGCONT after ``pause()``.
-    func resume() {
+    public func resume() {
         if let pid { kill(pid, SIGCONT) }
     }
 
@@ -198,7 +198,7 @@ final class RegistryRedisServer: Sendable {
     }
 
     /// Binds port 0 on loopback and returns the port the kernel chose.
-    static func freeLoopbackPort() throws -> Int {
+    public static func freeLoopbackPort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw StartError(description: "socket() failed: errno \(errno)") }
         defer { close(fd) }
@@ -216,7 +216,7 @@ final class RegistryRedisServer: Sendable {
     }
 
     /// A loopback TCP connect: refused at once when nothing listens, so it never blocks for long.
-    static func acceptsConnections(port: Int) -> Bool {
+    public static func acceptsConnections(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
