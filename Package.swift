@@ -211,7 +211,7 @@ let package = Package(
             name: "DuplexSpeechTests",
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
-                "DuplexOrchestrator", "DuplexProto", "DuplexLLM",
+                "DuplexOrchestrator", "DuplexProto", "DuplexLLM", "DuplexRegistry",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
