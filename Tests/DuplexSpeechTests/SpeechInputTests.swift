@@ -72,6 +72,11 @@ import Testing
             }
         }
         #expect(transcripts.count == 1)
+        // A pause is reported (and transcribed speculatively) before the turn ends.
+        let paused = events.compactMap { event -> [Float]? in if case .speechPaused(_, let audio) = event { audio } else { nil } }
+        let lastPause = try #require(paused.last, "no speechPaused before the end of the turn")
+        let speculative = try await input.transcribe(lastPause)?.text ?? ""
+        #expect(wordErrorRate(reference: "What time does the library open tomorrow?", hypothesis: speculative) <= 0.15)
         let wer = wordErrorRate(reference: "What time does the library open tomorrow?", hypothesis: transcripts.first ?? "")
         #expect(wer <= 0.15)
     }

@@ -22,6 +22,9 @@ public actor SpeechInput {
         case bargeInEdge(atMs: Int, onsetMs: Int)
         /// The barge-in detector's speech ended (onset and end of the speech).
         case bargeInEdgeEnded(atMs: Int, onsetMs: Int)
+        /// The user paused inside a turn (the barge-in detector heard the speech end, the turn
+        /// VAD has not ended the turn yet): the turn's audio so far, for a speculative transcript.
+        case speechPaused(atMs: Int, audio: [Float])
     }
 
     /// What Whisper heard in an utterance, or nil for nothing speakable (empty, or a typical
@@ -45,6 +48,12 @@ public actor SpeechInput {
     private let vad: VoiceActivityDetector
     private let edge: VoiceActivityDetector
     private let resampler: Resampler
+    /// The last ~20 s of 16 kHz input (for speculative transcripts), and where the current
+    /// turn began (input ms) while the turn VAD hears speech.
+    private var recent: [Float] = []
+    private var recentStart = 0
+    private var turnStartMs: Int?
+    private static let recentLimit = VoiceActivityDetector.sampleRate * 25
     private var oddByte: UInt8?
     private var received = 0
     private let clockStart = ContinuousClock.now
@@ -101,31 +110,50 @@ public actor SpeechInput {
     }
 
     private func detect(_ samples: [Float], flush: Bool) async throws(DuplexError) -> [Event] {
+        recent += samples
+        if recent.count > Self.recentLimit {
+            let drop = recent.count - Self.recentLimit * 4 / 5
+            recent.removeFirst(drop)
+            recentStart += drop
+        }
         let vad = self.vad, edge = self.edge
         let detected: Detected
         do {
             detected = try await services.vadExecutor.run {
                 // The barge-in edge first: it is the one that must act fastest.
-                Detected(edge: edge.accept(samples) + (flush ? edge.flush() : []), turn: vad.accept(samples) + (flush ? vad.flush() : []))
+                let edgeEvents = edge.accept(samples) + (flush ? edge.flush() : [])
+                return Detected(edge: edgeEvents, turn: vad.accept(samples) + (flush ? vad.flush() : []), edgeSpeaking: edge.isSpeaking)
             }
         } catch {
             throw DuplexError.wrap(error, as: .internal, "Voice activity detection failed.")
         }
         let nowMs = positionMs
         var events: [Event] = []
+        var paused = false
         for event in detected.edge {
             switch event {
             case .speechStarted(let at): events.append(.bargeInEdge(atMs: nowMs, onsetMs: Int(at * 1000)))
-            case .speechEnded(let start, let end, _): events.append(.bargeInEdgeEnded(atMs: Int(end * 1000), onsetMs: Int(start * 1000)))
+            case .speechEnded(let start, let end, _):
+                events.append(.bargeInEdgeEnded(atMs: Int(end * 1000), onsetMs: Int(start * 1000)))
+                paused = true
             }
         }
         for event in detected.turn {
             switch event {
             case .speechStarted(let at):
+                turnStartMs = Int(at * 1000)
                 events.append(.speechStarted(atMs: Int(at * 1000)))
             case .speechEnded(let start, let end, let audio):
+                turnStartMs = nil
+                paused = false
                 events.append(.speechEnded(atMs: Int(end * 1000), startMs: Int(start * 1000), audio: audio))
             }
+        }
+        if paused, let turnStartMs, !detected.edgeSpeaking {
+            // From 300 ms before the turn's onset to now (the end of speech plus the hangover).
+            let rate = VoiceActivityDetector.sampleRate
+            let first = max(recentStart, (turnStartMs - 300) * rate / 1000) - recentStart
+            if first < recent.count { events.append(.speechPaused(atMs: nowMs, audio: Array(recent[first...]))) }
         }
         return events
     }
@@ -134,6 +162,7 @@ public actor SpeechInput {
 private struct Detected: Sendable {
     var edge: [VADEvent]
     var turn: [VADEvent]
+    var edgeSpeaking: Bool
 }
 
 /// The models and executors conversation sessions share (one Whisper, one thread each).

@@ -30,7 +30,14 @@ extension ClientSession {
         for event in events {
             switch event {
             case .bargeInEdge(_, let onsetMs):
+                // Speech again: a speculative transcript of the pause is stale.
+                state.withLock { $0.speculative = nil }
                 await userMayBeInterrupting(onsetMs: onsetMs, detectedAt: received)
+            case .speechPaused(let atMs, let audio):
+                // Transcribe now, while the turn VAD still waits for the end-of-turn silence; if
+                // the turn ends here, the transcript is ready (saves the Whisper time).
+                let task = Task { try? await input.transcribe(audio) }
+                state.withLock { $0.speculative = Speculative(atMs: atMs, task: task) }
             case .bargeInEdgeEnded(let atMs, _):
                 await interruptionEnded(endMs: atMs)
             case .speechStarted(let atMs):
@@ -43,7 +50,11 @@ extension ClientSession {
                 }
                 // The speech ended `positionMs - atMs` ago (the end-of-turn silence since).
                 let endedAt = received - .milliseconds(max(0, positionMs - atMs))
-                Task { await self.answer(audio, speechEndedAt: endedAt, replies: replies) }
+                let speculative = state.withLock { s -> Speculative? in
+                    defer { s.speculative = nil }
+                    return s.speculative.flatMap { $0.atMs + 50 >= atMs ? $0 : nil }
+                }
+                Task { await self.answer(audio, speechEndedAt: endedAt, speculative: speculative, replies: replies) }
             }
         }
         await confirmInterruption(positionMs: positionMs)
@@ -134,14 +145,21 @@ extension ClientSession {
     }
 
     /// Transcribes an utterance and answers it with the responder.
-    private func answer(_ audio: [Float], speechEndedAt: ContinuousClock.Instant, replies: AsyncBoundedQueue<Reply>) async {
+    private func answer(
+        _ audio: [Float], speechEndedAt: ContinuousClock.Instant, speculative: Speculative?, replies: AsyncBoundedQueue<Reply>
+    ) async {
         guard let input = state.withLock({ $0.input }) else { return }
         let heard: (text: String, decodeMs: Int)?
-        do {
-            heard = try await input.transcribe(audio)
-        } catch {
-            await send(.error(error))
-            return
+        if let speculative, let early = await speculative.task.value {
+            heard = early
+            metrics.speculativeHits.increment()
+        } else {
+            do {
+                heard = try await input.transcribe(audio)
+            } catch {
+                await send(.error(error))
+                return
+            }
         }
         guard let heard else { return }
         metrics.asr.recordMilliseconds(heard.decodeMs)
@@ -240,6 +258,8 @@ struct ConversationMetrics: Sendable {
     let bargeIn = Metrics.Timer(label: "duplex_barge_in_seconds")
     /// Replies paused by a sound that turned out not to be an interruption.
     let falseInterruptions = Counter(label: "duplex_false_interruptions_total")
+    /// Turns answered with the transcript made during the end-of-turn silence.
+    let speculativeHits = Counter(label: "duplex_asr_speculative_hits_total")
 
     static let shared = ConversationMetrics()
 }

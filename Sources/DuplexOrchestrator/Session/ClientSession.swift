@@ -42,6 +42,14 @@ final class ClientSession: Sendable {
         /// Replies whose text is still being generated, with what the user heard of them
         /// when they were interrupted meanwhile (recorded in the history when generation ends).
         var generating: [ObjectIdentifier: Generating] = [:]
+        /// A transcript started when the user paused (input ms of the pause).
+        var speculative: Speculative?
+    }
+
+    /// A transcript made during a pause in the user's speech.
+    struct Speculative: Sendable {
+        var atMs: Int
+        var task: Task<(text: String, decodeMs: Int)?, Never>
     }
 
     /// A reply paused by user speech.
