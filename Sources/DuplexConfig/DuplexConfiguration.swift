@@ -287,6 +287,10 @@ public struct ConversationSection: Sendable, Hashable {
     public var speakingThreshold = 0.6
     /// Speech this long (ms) over a reply pauses it at once (the barge-in edge). Default 64.
     public var bargeInMinSpeechMs = 64
+    /// Speech over a reply shorter than this (ms) but at least `min_interruption_ms` keeps the
+    /// reply paused until its transcript is known: a backchannel ("yeah") resumes it, anything
+    /// else stops it. Longer speech stops it at once. Default 800.
+    public var backchannelMaxMs = 800
     /// Utterances that neither start a reply nor stop one (compared lower case, letters only).
     public var backchannels = ["uh huh", "uhhuh", "mhm", "mm hmm", "yeah", "yes", "right", "okay", "ok", "hmm"]
     /// Most history messages (user + assistant) sent to the LLM; older ones are dropped. Default 20.
@@ -301,6 +305,7 @@ public struct ConversationSection: Sendable, Hashable {
         case "min_interruption_ms": minInterruptionMs = try f.int(0...5000)
         case "speaking_threshold": speakingThreshold = try f.double(0.01...0.99)
         case "barge_in_min_speech_ms": bargeInMinSpeechMs = try f.int(32...1000)
+        case "backchannel_max_ms": backchannelMaxMs = try f.int(0...5000)
         case "backchannels": backchannels = try f.list(allowed: nil).map { $0.lowercased() }
         case "max_history_messages": maxHistoryMessages = try f.int(0...1000)
         default: throw f.unknownKey()

@@ -154,4 +154,35 @@ import Testing
             }
         }
     }
+
+    @Test func aBackchannelOverTheReplyWaitsForItsTranscriptThenResumes() async throws {
+        let speech = try SpeechInputTests.services.get()
+        let okay = try await SpeechInputTests.question("Okay.", rate: 16_000, leadingMs: 0)
+        let bounds = try #require(SimulatedMicrophone.speechBounds(okay.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }))
+        print("backchannel speech: \((bounds.end - bounds.start) / 16) ms")
+        try await TestServer.with(TestServer.configuration(), speech: speech) { server in
+            try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
+                try await connection.startSession(["mode": "conversation", "input_sample_rate": 16_000, "model_id": "sine-440"])
+                let text = "This reply must play to the end without a gap, even when the listener says okay in the middle of it."
+                let reference = try await connection.speak(text)
+                try await connection.send(json: ["type": "text", "text": text, "is_final": true])
+                let talking = Task {
+                    try await Task.sleep(for: .milliseconds(400))
+                    try await Self.stream(Self.silence(ms: 200) + okay, rate: 16_000, to: connection)
+                }
+                let again = try await connection.collectReply(sentAt: .now)
+                try await talking.value
+                #expect(again.reason == "completed")
+                #expect(!again.events.contains { $0.type == "barge_in" })
+                let resumed = again.events.first { $0.type == "barge_in_resumed" }
+                #expect(resumed != nil, "no barge_in_resumed in \(again.events.compactMap(\.type))")
+                // It waited for the end of the turn (500 ms of silence) and the transcript.
+                let pausedMs = resumed?.json?["paused_ms"] as? Int ?? 0
+                print("backchannel paused the reply for \(pausedMs) ms")
+                #expect(pausedMs >= 500)
+                let identical = again.pcm == reference.pcm
+                #expect(identical, "reply \(again.pcm.count) bytes vs reference \(reference.pcm.count)")
+            }
+        }
+    }
 }

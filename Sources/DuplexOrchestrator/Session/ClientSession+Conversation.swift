@@ -75,13 +75,13 @@ extension ClientSession {
     }
 
     /// The speech has lasted long enough: it is an interruption. (Judged once the detector's
-    /// short end-of-speech silence has passed too, so a short sound has ended by then.)
+    /// short end-of-speech silence has passed too, so a short sound has ended by then; speech
+    /// that could still be a backchannel waits for its transcript.)
     private func confirmInterruption(positionMs: Int) async {
         let settle = speech?.bargeInParameters.minSilenceMs ?? 0
+        let threshold = max(conversation.minInterruptionMs, conversation.backchannelMaxMs) + settle
         let confirmed = state.withLock { s -> Interruption? in
-            guard let pending = s.interruption, s.edgeOnsetMs != nil,
-                positionMs - pending.onsetMs >= conversation.minInterruptionMs + settle
-            else { return nil }
+            guard let pending = s.interruption, s.edgeOnsetMs != nil, positionMs - pending.onsetMs >= threshold else { return nil }
             s.interruption = nil
             return pending
         }
@@ -89,23 +89,52 @@ extension ClientSession {
     }
 
     /// The barge-in detector's speech ended: a short sound (cough, click, noise burst) lets the
-    /// reply resume where it paused; longer speech is an interruption.
+    /// reply resume where it paused; speech that may be a backchannel waits for its transcript;
+    /// longer speech is an interruption.
     private func interruptionEnded(endMs: Int) async {
-        let pending = state.withLock { s -> Interruption? in
+        enum Outcome { case nothing, resume(Interruption), stop(Interruption) }
+        let outcome = state.withLock { s -> Outcome in
             s.edgeOnsetMs = nil
-            defer { s.interruption = nil }
-            return s.interruption
+            guard var pending = s.interruption, !pending.awaitingTranscript else { return .nothing }
+            let duration = endMs - pending.onsetMs
+            if duration < conversation.minInterruptionMs {
+                s.interruption = nil
+                return .resume(pending)
+            }
+            if duration < conversation.backchannelMaxMs {
+                pending.awaitingTranscript = true
+                s.interruption = pending
+                return .nothing
+            }
+            s.interruption = nil
+            return .stop(pending)
         }
-        guard let pending else { return }
-        if endMs - pending.onsetMs >= conversation.minInterruptionMs {
-            await bargeIn(pending.reply, edgeAt: pending.detectedAt)
-            return
+        switch outcome {
+        case .nothing: break
+        case .resume(let pending): await resume(pending)
+        case .stop(let pending): await bargeIn(pending.reply, edgeAt: pending.detectedAt)
         }
+    }
+
+    /// Carries on with a reply that user sound paused.
+    private func resume(_ pending: Interruption) async {
         metrics.falseInterruptions.increment()
         await workerControl(.resume)
         pending.reply.gate.resume()
         let pausedMs = Int(pending.detectedAt.duration(to: .now).millisecondsDouble)
         await send(.bargeInResumed(turnID: pending.reply.turnID, pausedMs: pausedMs))
+    }
+
+    /// The turn's transcript decides a pause that may be a backchannel: nothing speakable or
+    /// a backchannel resumes the reply; anything else stops it.
+    private func settleInterruption(byTranscript isAnswered: Bool) async {
+        let pending = state.withLock { s -> Interruption? in
+            guard let pending = s.interruption, pending.awaitingTranscript else { return nil }
+            s.interruption = nil
+            return pending
+        }
+        guard let pending else { return }
+        if isAnswered { await bargeIn(pending.reply, edgeAt: pending.detectedAt) } else { await resume(pending) }
     }
 
     /// Speech heard by the turn VAD while a reply plays, with no barge-in edge near its start,
@@ -157,14 +186,22 @@ extension ClientSession {
             do {
                 heard = try await input.transcribe(audio)
             } catch {
+                await settleInterruption(byTranscript: false)
                 await send(.error(error))
                 return
             }
         }
-        guard let heard else { return }
+        guard let heard else {
+            await settleInterruption(byTranscript: false)
+            return
+        }
         metrics.asr.recordMilliseconds(heard.decodeMs)
         let words = heard.text.lowercased().filter { $0.isLetter || $0 == " " }.split(separator: " ").joined(separator: " ")
-        if conversation.backchannels.contains(words) { return }
+        if backchannels.contains(words) {
+            await settleInterruption(byTranscript: false)
+            return
+        }
+        await settleInterruption(byTranscript: true)
 
         // A new user turn: nothing stale may play over it.
         let (stale, staleTask) = state.withLock { s in (s.conversationReply, s.responderTask) }

@@ -57,6 +57,8 @@ final class ClientSession: Sendable {
         var reply: Reply
         var onsetMs: Int
         var detectedAt: ContinuousClock.Instant
+        /// The speech was short enough to be a backchannel: its transcript decides.
+        var awaitingTranscript = false
     }
 
     struct Generating {
@@ -74,6 +76,8 @@ final class ClientSession: Sendable {
 
     let speech: SpeechServices?
     let conversation: ConversationSection
+    /// `conversation.backchannels`, for lookups.
+    let backchannels: Set<String>
     let responder: any Responder
     let metrics = ConversationMetrics.shared
 
@@ -84,6 +88,7 @@ final class ClientSession: Sendable {
     ) {
         self.speech = speech
         self.conversation = conversation
+        self.backchannels = Set(conversation.backchannels)
         self.responder = responder
         self.state = Locked(State(history: ConversationHistory(limit: conversation.maxHistoryMessages)))
         self.id = id
