@@ -199,6 +199,9 @@ public struct OrchestratorSection: Sendable, Hashable {
     public var workers: [String] = []
     /// Timeout for unary worker calls in milliseconds. Default 5000.
     public var workerTimeoutMs = 5000
+    /// Every remote worker is probed (`GetCapabilities`) this often; one that fails is skipped
+    /// until it answers again. Default 2000.
+    public var healthCheckMs = 2000
 
     mutating func set(_ f: inout ConfigField) throws(DuplexError) {
         switch f.key {
@@ -208,6 +211,7 @@ public struct OrchestratorSection: Sendable, Hashable {
                 throw f.invalid("'\(address)' is not a worker address like grpc://127.0.0.1:7001")
             }
         case "worker_timeout_ms": workerTimeoutMs = try f.int(100...600_000)
+        case "health_check_ms": healthCheckMs = try f.int(100...600_000)
         default: throw f.unknownKey()
         }
     }

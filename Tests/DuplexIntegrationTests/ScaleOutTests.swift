@@ -87,6 +87,16 @@ import Testing
             print("12 sessions placed: \(counts)")
             #expect(counts.count == 3 && counts.values.allSatisfy { $0 == 4 })
 
+            // A second orchestrator on the same Redis routes to the same workers (orchestrators
+            // keep no shared state).
+            try await TestServer.with(Self.serverConfiguration(redis)) { second in
+                let reply = try await DuplexConnection.connect(url: second.webSocketURL, logger: logger) { connection in
+                    try await connection.startSession(["model_id": "espeak-en-us"])
+                    return try await connection.speak("From the second orchestrator.")
+                }
+                #expect(reply.reason == "completed", "errors: \(reply.errors)")
+            }
+
             // kill -9: the entry expires after its TTL and routing avoids the dead worker.
             espeakA.kill()
             _ = try await Self.waitForRegistry(redis) { $0.map(\.name) == ["b-espeak", "c-sine"] }

@@ -232,6 +232,30 @@ public struct RegistryPoolService: Service {
     }
 }
 
+/// Probes every worker with `GetCapabilities` at a fixed interval: a worker that stops
+/// answering is marked failed (routing skips it: the breaker is open) until a probe or a call
+/// succeeds again (closed).
+public struct WorkerHealthService: Service {
+    let pool: WorkerPool
+    let interval: Duration
+
+    /// Creates the service.
+    public init(pool: WorkerPool, interval: Duration) {
+        self.pool = pool
+        self.interval = interval
+    }
+
+    /// Probes until shutdown.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                _ = await pool.health()
+                try? await Task.sleep(for: interval)
+            }
+        }
+    }
+}
+
 extension RegistryConfiguration {
     /// The registry settings from `registry:`.
     public init(_ section: RegistrySection) {
@@ -256,7 +280,10 @@ extension WorkerPool {
                 throw DuplexError(.invalidConfiguration, error.message)
             }
             let pool = WorkerPool(routing: configuration.routing)
-            return (pool, [RegistryPoolService(pool: pool, watcher: watcher, timeout: timeout, logger: logger)])
+            return (pool, [
+                RegistryPoolService(pool: pool, watcher: watcher, timeout: timeout, logger: logger),
+                WorkerHealthService(pool: pool, interval: .milliseconds(configuration.orchestrator.healthCheckMs)),
+            ])
         }
         guard !configuration.orchestrator.workers.isEmpty else { return nil }
         var connections: [WorkerConnection] = []
@@ -267,6 +294,7 @@ extension WorkerPool {
                 throw DuplexError.wrap(error, as: .invalidConfiguration, "orchestrator.workers: cannot use '\(address)'.")
             }
         }
-        return (WorkerPool(connections: connections), connections.map { $0 as any Service })
+        let pool = WorkerPool(connections: connections)
+        return (pool, connections.map { $0 as any Service } + [WorkerHealthService(pool: pool, interval: .milliseconds(configuration.orchestrator.healthCheckMs))])
     }
 }
