@@ -13,7 +13,7 @@ import Testing
     let logger = Logger(label: "test")
 
     static func registry(_ redis: RedisServerProcess) -> RegistryConfiguration {
-        RegistryConfiguration(redisURL: redis.url, heartbeatInterval: .milliseconds(300), ttl: .milliseconds(1500), rescanInterval: .milliseconds(500))
+        RegistryConfiguration(redisURL: redis.url, heartbeatInterval: .milliseconds(500), ttl: .seconds(5), rescanInterval: .milliseconds(500))
     }
 
     /// Polls the registry until `condition` holds (at most `seconds`).
@@ -41,7 +41,7 @@ import Testing
     @Test func workersRegisterExpireAndSessionsAreRoutedAndSpread() async throws {
         let redis = try await RedisServerProcess.start()
         defer { Task { try? await redis.stop() } }
-        let registration = { (name: String) in (url: redis.url, name: name, heartbeatMs: 300, ttlMs: 1500) }
+        let registration = { (name: String) in (url: redis.url, name: name, heartbeatMs: 500, ttlMs: 5000) }
         let espeakA = try WorkerProcess(adapters: "sine,espeak", registry: registration("a-espeak"))
         let espeakB = try WorkerProcess(adapters: "sine,espeak", registry: registration("b-espeak"))
         let sineOnly = try WorkerProcess(adapters: "sine", defaultModel: "sine-440", registry: registration("c-sine"))
@@ -135,7 +135,7 @@ import Testing
                 let none = try await connection.speak("Nobody home?")
                 #expect(none.reason == "error" && none.errors.contains { $0.hasPrefix("WORKER_UNAVAILABLE") })
                 // A worker appears: the same session is served.
-                let worker = try WorkerProcess(registry: (url: redis.url, name: "late", heartbeatMs: 300, ttlMs: 1500))
+                let worker = try WorkerProcess(registry: (url: redis.url, name: "late", heartbeatMs: 500, ttlMs: 5000))
                 defer { worker.terminate() }
                 _ = try await Self.waitForRegistry(redis) { $0.count == 1 && $0.allSatisfy(\.ready) }
                 try await Task.sleep(for: .seconds(1))

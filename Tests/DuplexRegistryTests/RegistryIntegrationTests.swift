@@ -144,8 +144,10 @@ struct RegistryIntegrationTests {
                 let survivorGroup = Self.start(survivor, in: &tasks)
                 // What a crashed registrar leaves behind: a record that is never refreshed nor deleted.
                 let json = String(decoding: try JSONEncoder().encode(makeWorker("crashed")), as: UTF8.self)
-                try await client.set(config.workerKey("crashed"), json, expireMilliseconds: 4_000)  // long enough to be seen under load
+                // Seen first (no TTL yet, so a loaded machine cannot miss it), then left to expire.
+                try await client.set(config.workerKey("crashed"), json)
                 try await waitUntil("watcher sees both workers") { Self.names(watcher) == ["alive", "crashed"] }
+                _ = try await client.pexpire(config.workerKey("crashed"), milliseconds: 500)
                 try await waitUntil("watcher drops the expired worker", seconds: 15) { Self.names(watcher) == ["alive"] }
                 for group in [survivorGroup, watcherGroup] { await group.triggerGracefulShutdown() }
                 try await tasks.waitForAll()

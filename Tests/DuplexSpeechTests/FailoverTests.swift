@@ -15,7 +15,7 @@ import Testing
     @Test func aWorkerKilledMidReplyHandsTheRestToAnotherWorker() async throws {
         let redis = try await RedisServerProcess.start()
         defer { Task { try? await redis.stop() } }
-        let registration = { (name: String) in (url: redis.url, name: name, heartbeatMs: 300, ttlMs: 1500) }
+        let registration = { (name: String) in (url: redis.url, name: name, heartbeatMs: 500, ttlMs: 5000) }
         let workers = try ["one", "two"].map { name in
             try WorkerProcess(
                 adapters: "piper", defaultModel: "piper-en-us-joe", voicepacks: TestAssets.voicepacks, cacheDirectory: SpeechModels.cache,

@@ -27,7 +27,7 @@ import Testing
         #expect(reply.frameSizes.allSatisfy { $0 == OutputFormat.bytesPerFrame })
         #expect(reply.pcm.count > OutputFormat.bytesPerFrame * 100)  // > 2 s of audio
         let latency = try #require(reply.firstAudioLatency)
-        #expect(latency < .seconds(2))  // generous: debug build, loaded CI machine
+        #expect(latency < .seconds(10))  // a sanity bound (debug build, the whole suite in parallel); the bench measures it
         let frames = stride(from: 0, to: reply.pcm.count, by: OutputFormat.bytesPerFrame).map {
             reply.pcm.subdata(in: $0..<min(reply.pcm.count, $0 + OutputFormat.bytesPerFrame))
         }

@@ -77,8 +77,9 @@ enum SpeechModels {
             #expect(pcm.allSatisfy { $0.count == OutputFormat.bytesPerFrame })
             let seconds = Double(pcm.count) * 0.02
             #expect(seconds > 1.0 && seconds < 8.0, "\(sentence): \(seconds) s")
-            // Generous: the suite runs Whisper and other models in parallel on 2 cores (bench for real figures).
-            #expect(figures.realTimeFactors.allSatisfy { $0 < 5 }, "far slower than real time: \(figures.realTimeFactors)")
+            // Only a sanity bound: the suite runs Whisper, Chromium and several Piper workers in
+            // parallel on 2 cores (`duplex bench tts --local-rtf` gives the real figure, ~0.06).
+            #expect(figures.realTimeFactors.allSatisfy { $0 < 30 }, "far slower than real time: \(figures.realTimeFactors)")
             let heard = whisper.transcribe(try SpeechModels.downsample(frames: pcm)).text
             let reference = TextNormalizer().normalize(sentence)
             let wer = wordErrorRate(reference: reference, hypothesis: TextNormalizer().normalize(heard))
