@@ -190,7 +190,8 @@ extension ClientSession {
         if let bound {
             worker = bound
         } else {
-            worker = try pool.pick(modelID: state.withLock { $0.requestedModel }, excluding: excluding, reserve: true)
+            let (model, language) = state.withLock { ($0.requestedModel, $0.voiceOptions["language"]) }
+            worker = try pool.pick(modelID: model, language: language, excluding: excluding, reserve: true)
         }
         let previous = state.withLock { $0.worker }
         if let previous, previous !== worker { await closeWorkerSession() }
