@@ -123,11 +123,14 @@ import Testing
         }
     }
 
-    @Test func aShortSoundPausesTheReplyWhichResumesWithNothingLostOrRepeated() async throws {
+    /// 150 ms (the issue's noise burst) and 200 ms cut out of real speech: too short to interrupt.
+    /// 200 ms is always long enough for the barge-in edge, so that reply must pause and resume;
+    /// 150 ms may pause it or not (Piper's "Hey!" differs run to run), but never stops it.
+    @Test(arguments: [150, 200])
+    func aShortSoundNeverStopsTheReplyNothingLostOrRepeated(ms: Int) async throws {
         let speech = try SpeechInputTests.services.get()
-        // 150 ms cut out of real speech: loud enough for the barge-in edge, too short to interrupt.
         let word = try await SpeechInputTests.question("Hey!", rate: 16_000, leadingMs: 0)
-        let voiced = Self.loudest(word, ms: 150)
+        let voiced = Self.loudest(word, ms: ms)
         try await TestServer.with(TestServer.configuration(), speech: speech) { server in
             try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
                 // The sine voice is deterministic, so two replies can be compared byte for byte.
@@ -144,9 +147,9 @@ import Testing
                 let again = try await connection.collectReply(sentAt: .now)
                 try await noisy.value
                 #expect(again.reason == "completed")
-                // It really paused and resumed (else this test proves nothing).
                 let resumed = again.events.first { $0.type == "barge_in_resumed" }
-                #expect(resumed != nil, "no barge_in_resumed in \(again.events.compactMap(\.type))")
+                print("\(ms) ms of speech over the reply: \(resumed == nil ? "no pause" : "paused and resumed")")
+                if ms >= 200 { #expect(resumed != nil, "no barge_in_resumed in \(again.events.compactMap(\.type))") }
                 #expect(!again.events.contains { $0.type == "barge_in" })
                 // Nothing lost, nothing repeated (compared as a Bool: a diff of 100 KB is slow).
                 let identical = again.pcm == reference.pcm
@@ -157,7 +160,8 @@ import Testing
 
     @Test func aBackchannelOverTheReplyWaitsForItsTranscriptThenResumes() async throws {
         let speech = try SpeechInputTests.services.get()
-        let okay = try await SpeechInputTests.question("Okay.", rate: 16_000, leadingMs: 0)
+        // Spoken slowly (~0.6 s): clearly longer than a cough, shorter than `backchannel_max_ms`.
+        let okay = try await SpeechInputTests.question("Okay.", rate: 16_000, leadingMs: 0, speed: 0.6)
         let bounds = try #require(SimulatedMicrophone.speechBounds(okay.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }))
         print("backchannel speech: \((bounds.end - bounds.start) / 16) ms")
         try await TestServer.with(TestServer.configuration(), speech: speech) { server in
@@ -180,6 +184,7 @@ import Testing
                 let pausedMs = resumed?.json?["paused_ms"] as? Int ?? 0
                 print("backchannel paused the reply for \(pausedMs) ms")
                 #expect(pausedMs >= 500)
+                #expect(bounds.end - bounds.start >= 16 * 450 && bounds.end - bounds.start <= 16 * 750, "the clip is not a 0.45–0.75 s word")
                 let identical = again.pcm == reference.pcm
                 #expect(identical, "reply \(again.pcm.count) bytes vs reference \(reference.pcm.count)")
             }

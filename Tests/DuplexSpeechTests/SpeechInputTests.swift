@@ -14,9 +14,9 @@ import Testing
     }
 
     /// Piper speech at `rate`, as s16le bytes, with leading and trailing silence.
-    static func question(_ text: String, rate: Int, leadingMs: Int = 1000) async throws -> Data {
+    static func question(_ text: String, rate: Int, leadingMs: Int = 1000, speed: Double = 1) async throws -> Data {
         let voice = try await SpeechModels.piper.load(try SpeechModels.joeDescriptor())
-        let audio = try await voice.synthesize(text, options: VoiceOptions())
+        let audio = try await voice.synthesize(text, options: try VoiceOptions(parsing: ["speed": "\(speed)"]))
         let resampler = try Resampler(from: voice.sampleRate, to: rate)
         let speech = resampler.process(audio) + resampler.flush()
         let silence = [Float](repeating: 0, count: rate)
