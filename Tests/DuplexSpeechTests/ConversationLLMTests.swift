@@ -17,7 +17,7 @@ import Testing
         let asked = "Please book a table for two at seven tonight near the window and tell them we may be a little late."
         let question = try await SpeechInputTests.question(asked, rate: 16_000)
         let interruption = try await SpeechInputTests.question("Wait, stop, I changed my mind about that.", rate: 16_000, leadingMs: 200)
-        try await withOpenAICompatibleServer(["--delay-ms", "40"]) { llm in
+        try await withOpenAICompatibleServer(["--delay-ms", "80"]) { llm in
             var config = TestServer.configuration()
             config.conversation.responder = "llm"
             config.llm.baseURL = llm.baseURL

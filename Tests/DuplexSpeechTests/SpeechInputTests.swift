@@ -63,7 +63,8 @@ import Testing
         let onsetMs = Self.onsetMs(pcm, rate: rate)
         let firstEdge = try #require(edges.first)
         print("speech onset (energy) \(onsetMs) ms, barge-in edge \(firstEdge) ms, turn VAD start \(startMs) ms")
-        #expect(firstEdge >= onsetMs && firstEdge < onsetMs + 200, "edge at \(firstEdge) ms for speech at \(onsetMs) ms")
+        // (Piper's onsets vary run to run; a soft "wh-" takes Silero up to ~200 ms.)
+        #expect(firstEdge >= onsetMs && firstEdge < onsetMs + 300, "edge at \(firstEdge) ms for speech at \(onsetMs) ms")
         var transcripts: [String] = []
         for event in events {
             if case .speechEnded(let endMs, let fromMs, let audio) = event {
