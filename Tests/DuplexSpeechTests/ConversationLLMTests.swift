@@ -63,7 +63,7 @@ import Testing
                     #expect(!heardText.isEmpty && heardText.count < expected.count)
                     let next = try await connection.next(type: "transcript")
                     let nextText = (next.json?["text"] as? String ?? "").lowercased()
-                    #expect(nextText.contains("changed my mind"))
+                    #expect(nextText.contains("my mind"))  // Whisper hears "change" or "changed"
                     _ = try await connection.next(type: "tts_start")
                     try await talking.value
 

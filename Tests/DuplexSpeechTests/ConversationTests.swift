@@ -117,7 +117,7 @@ import Testing
                 // The interruption is a new turn: heard and answered.
                 let next = try await connection.next(type: "transcript")
                 let nextText = (next.json?["text"] as? String ?? "").lowercased()
-                #expect(nextText.contains("changed my mind"))
+                #expect(nextText.contains("my mind"))  // Whisper hears "change" or "changed"
                 _ = try await connection.next(type: "tts_start")
             }
         }
