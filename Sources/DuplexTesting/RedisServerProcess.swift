@@ -93,17 +93,7 @@ public final class RedisServerProcess: Sendable {
     /// Stops the server and starts a new one on the same port (with an empty dataset).
     public func restart() async throws {
         try await stop()
-        var lastError: (any Error)?
-        for _ in 0..<20 {
-            do {
-                try await launch()
-                return
-            } catch {
-                lastError = error
-                try await Task.sleep(for: .milliseconds(100))
-            }
-        }
-        throw lastError ?? StartError(description: "redis-server did not restart")
+        try await relaunch()
     }
 
     /// Starts a new server on the same port after ``stop()`` (with an empty dataset).

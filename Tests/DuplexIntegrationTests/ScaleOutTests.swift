@@ -12,25 +12,6 @@ import Testing
 @Suite(.serialized) struct ScaleOutTests {
     let logger = Logger(label: "test")
 
-    static func registry(_ redis: RedisServerProcess) -> RegistryConfiguration {
-        RegistryConfiguration(redisURL: redis.url, heartbeatInterval: .milliseconds(500), ttl: .seconds(5), rescanInterval: .milliseconds(500))
-    }
-
-    /// Polls the registry until `condition` holds (at most `seconds`).
-    static func waitForRegistry(
-        _ redis: RedisServerProcess, seconds: Int = 30, _ condition: ([WorkerRecord]) -> Bool
-    ) async throws -> [WorkerRecord] {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        var workers: [WorkerRecord] = []
-        while ContinuousClock.now < deadline {
-            workers = (try? await RegistrySnapshot.read(registry(redis))) ?? []
-            if condition(workers) { return workers }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("registry never reached the expected state: \(workers.map { "\($0.name) ready=\($0.ready)" })")
-        return workers
-    }
-
     static func serverConfiguration(_ redis: RedisServerProcess) -> DuplexConfiguration {
         var config = TestServer.configuration()
         config.registry.redisURL = redis.url
@@ -47,7 +28,7 @@ import Testing
         let sineOnly = try WorkerProcess(adapters: "sine", defaultModel: "sine-440", registry: registration("c-sine"))
         defer { [espeakA, espeakB, sineOnly].forEach { $0.terminate() } }
 
-        let workers = try await Self.waitForRegistry(redis) { $0.count == 3 && $0.allSatisfy(\.ready) }
+        let workers = try await redis.waitForRegistry("registry state") { $0.count == 3 && $0.allSatisfy(\.ready) }
         #expect(workers.map(\.name) == ["a-espeak", "b-espeak", "c-sine"])
         #expect(workers.first { $0.name == "c-sine" }?.models == ["sine-440"])
         #expect(workers.first { $0.name == "a-espeak" }?.residentModels == ["espeak-en-us"])
@@ -101,7 +82,7 @@ import Testing
 
             // kill -9: the entry expires after its TTL and routing avoids the dead worker.
             espeakA.kill()
-            _ = try await Self.waitForRegistry(redis) { $0.map(\.name) == ["b-espeak", "c-sine"] }
+            _ = try await redis.waitForRegistry("registry state") { $0.map(\.name) == ["b-espeak", "c-sine"] }
             try await Task.sleep(for: .seconds(1))  // the orchestrator's rescan
             for _ in 0..<3 {
                 let worker = try await DuplexConnection.connect(url: server.webSocketURL, logger: logger) { connection in
@@ -116,7 +97,7 @@ import Testing
             // Redis restarted (its data gone): the workers register again, routing recovers.
             try await redis.stop()
             try await redis.relaunch()
-            _ = try await Self.waitForRegistry(redis) { $0.count == 2 && $0.allSatisfy(\.ready) }
+            _ = try await redis.waitForRegistry("registry state") { $0.count == 2 && $0.allSatisfy(\.ready) }
             try await Task.sleep(for: .seconds(1))
             let after = try await DuplexConnection.connect(url: server.webSocketURL, logger: logger) { connection in
                 try await connection.startSession(["model_id": "espeak-en-us"])
@@ -137,7 +118,7 @@ import Testing
                 // A worker appears: the same session is served.
                 let worker = try WorkerProcess(registry: (url: redis.url, name: "late", heartbeatMs: 500, ttlMs: 5000))
                 defer { worker.terminate() }
-                _ = try await Self.waitForRegistry(redis) { $0.count == 1 && $0.allSatisfy(\.ready) }
+                _ = try await redis.waitForRegistry("registry state") { $0.count == 1 && $0.allSatisfy(\.ready) }
                 try await Task.sleep(for: .seconds(1))
                 let served = try await connection.speak("Now someone is.")
                 #expect(served.reason == "completed", "errors: \(served.errors)")

@@ -1,46 +1,6 @@
 import DuplexRegistry
 import Synchronization
 
-struct TestTimeoutError: Error, CustomStringConvertible {
-    var seconds: Double
-    var description: String { "The test did not finish within \(seconds) s" }
-}
-
-struct ConditionNotMet: Error, CustomStringConvertible {
-    var description: String
-}
-
-/// Runs `body`, failing with ``TestTimeoutError`` if it takes longer than `seconds`.
-@discardableResult
-func withTimeout<T: Sendable>(
-    seconds: Double = 60,
-    _ body: @escaping @Sendable () async throws -> T
-) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .seconds(seconds))
-            throw TestTimeoutError(seconds: seconds)
-        }
-        defer { group.cancelAll() }
-        return try await group.next()!
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds; throws ``ConditionNotMet`` after `seconds`.
-func waitUntil(
-    _ what: String,
-    seconds: Double = 15,
-    _ condition: () async throws -> Bool
-) async throws {
-    let deadline = ContinuousClock.now + .seconds(seconds)
-    while true {
-        if (try? await condition()) == true { return }
-        if ContinuousClock.now >= deadline { throw ConditionNotMet(description: "Timed out after \(seconds) s waiting for: \(what)") }
-        try await Task.sleep(for: .milliseconds(50))
-    }
-}
-
 /// A worker record the test can change while a registrar snapshots it.
 final class RecordBox: Sendable {
     private let record: Mutex<WorkerRecord>

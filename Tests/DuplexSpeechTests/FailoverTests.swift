@@ -22,7 +22,7 @@ import Testing
                 registry: registration(name))
         }
         defer { workers.forEach { $0.terminate() } }
-        _ = try await ScaleOutTestsSupport.waitForRegistry(redis, seconds: 60) { $0.count == 2 && $0.allSatisfy(\.ready) }
+        _ = try await redis.waitForRegistry(seconds: 60, "two ready workers") { $0.count == 2 && $0.allSatisfy(\.ready) }
 
         let sentences = [
             "The morning train leaves the station at seven.", "Bring a warm coat because the valley gets cold.",
@@ -64,23 +64,5 @@ import Testing
         for word in ["train", "bridge", "lighthouse", "harbor"] {
             #expect(normalized.components(separatedBy: word).count - 1 == 1, "'\(word)' should be heard exactly once")
         }
-    }
-}
-
-/// Registry polling shared with the integration tests' helpers.
-enum ScaleOutTestsSupport {
-    static func waitForRegistry(
-        _ redis: RedisServerProcess, seconds: Int = 30, _ condition: ([WorkerRecord]) -> Bool
-    ) async throws -> [WorkerRecord] {
-        let configuration = RegistryConfiguration(redisURL: redis.url)
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        var workers: [WorkerRecord] = []
-        while ContinuousClock.now < deadline {
-            workers = (try? await RegistrySnapshot.read(configuration)) ?? []
-            if condition(workers) { return workers }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        Issue.record("registry never reached the expected state: \(workers.map { "\($0.name) ready=\($0.ready)" })")
-        return workers
     }
 }

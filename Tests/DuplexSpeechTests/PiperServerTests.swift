@@ -15,7 +15,7 @@ import Testing
         config.worker.defaultModel = ""  // the best installed voice: Piper
         config.worker.voicepacksDir = TestAssets.voicepacks
         config.worker.cacheDir = SpeechModels.cache
-        let text = "Hello there, this is a neural voice streaming in small frames."
+        let text = "Hello there. The weather is nice today, and the morning train is on time."  // common words: Whisper tiny hears them reliably
         let reply = try await TestServer.with(config) { server in
             try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
                 let start = try await connection.startSession()
