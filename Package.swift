@@ -130,18 +130,32 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
-        // MARK: Orchestrator
+        // MARK: Conversation engine (transport-independent session logic; never Hummingbird)
         .target(
-            name: "DuplexOrchestrator",
+            name: "DuplexEngine",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa", "DuplexLLM", "DuplexRegistry",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
-                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
+        // MARK: Orchestrator (HTTP, the WebSocket adapter, registry services)
+        .target(
+            name: "DuplexOrchestrator",
+            dependencies: [
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexEngine", "DuplexRegistry",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -164,7 +178,7 @@ let package = Package(
         .executableTarget(
             name: "duplex",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator",
+                "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine",
                 "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
@@ -184,7 +198,7 @@ let package = Package(
         .target(
             name: "DuplexTesting",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexClient",
+                "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexClient",
                 "DuplexProto", "DuplexConfig", "DuplexLLM", "DuplexRedis", "DuplexRegistry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -211,7 +225,7 @@ let package = Package(
             name: "DuplexSpeechTests",
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
-                "DuplexOrchestrator", "DuplexProto", "DuplexLLM", "DuplexRegistry",
+                "DuplexOrchestrator", "DuplexEngine", "DuplexProto", "DuplexLLM", "DuplexRegistry",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
@@ -241,9 +255,18 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
         .testTarget(
+            name: "DuplexEngineTests",
+            dependencies: [
+                "DuplexEngine", "DuplexTesting", "DuplexCore", "DuplexConfig", "DuplexProto",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings),
+        .testTarget(
             name: "DuplexIntegrationTests",
             dependencies: [
-                "DuplexOrchestrator", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore", "DuplexRegistry",
+                "DuplexOrchestrator", "DuplexEngine", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore", "DuplexRegistry",
                 "DuplexRedis",
             ],
             swiftSettings: swiftSettings,

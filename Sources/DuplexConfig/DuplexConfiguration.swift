@@ -95,6 +95,9 @@ public struct LimitsSection: Sendable, Hashable {
     /// Replies queued behind the current one before `text` is refused. Default 8.
     public var maxQueuedReplies = 8
 
+    /// The defaults.
+    public init() {}
+
     mutating func set(_ f: inout ConfigField) throws(DuplexError) {
         switch f.key {
         case "max_message_bytes": maxMessageBytes = try f.int(1024...(64 << 20))
@@ -504,5 +507,20 @@ struct ConfigField {
             }
         }
         return items
+    }
+}
+
+extension ConversationSection {
+    /// Checks the settings that only make sense together.
+    /// - Throws: ``DuplexError`` (`invalidConfiguration`) naming the key.
+    public func validate() throws(DuplexError) {
+        if backchannelMaxMs > 0, backchannelMaxMs <= minInterruptionMs {
+            throw DuplexError(
+                .invalidConfiguration,
+                "conversation.backchannel_max_ms (\(backchannelMaxMs)) must be greater than conversation.min_interruption_ms (\(minInterruptionMs)), or 0 to turn backchannels off.")
+        }
+        if let bad = backchannels.first(where: { !$0.contains(where: \.isLetter) }) {
+            throw DuplexError(.invalidConfiguration, "conversation.backchannels: '\(bad)' has no words; list words such as 'okay' or 'mhm'.")
+        }
     }
 }

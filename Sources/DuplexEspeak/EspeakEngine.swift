@@ -156,7 +156,7 @@ public final class EspeakEngine: Sendable {
     private static func map(_ error: any Error) -> DuplexError {
         switch error {
         case let error as DuplexError: error
-        case is CancellationError: DuplexError(.invalidState, "espeak-ng call cancelled.", cause: error)
+        case is CancellationError: DuplexError(.cancelled, "espeak-ng call cancelled.", cause: error)
         default: DuplexError(.internal, "espeak-ng call failed.", cause: error)
         }
     }

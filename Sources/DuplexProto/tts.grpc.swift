@@ -1,4 +1,4 @@
-/// Duplex TTS worker ABI, version 1.
+/// Duplex TTS worker ABI, version 1.1 (backward compatible with 1.0: new field numbers only).
 ///
 /// Semantics (see docs/ABI.md):
 /// - Audio leaves a worker as frames of exactly 20 ms of 48 kHz mono s16le PCM (1920 bytes),
@@ -8,6 +8,11 @@
 ///   an empty end marker).
 /// - PAUSE stops emission immediately and keeps the generator state; RESUME continues from
 ///   where it paused with no replay or loss; STOP ends the current synthesis stream.
+/// - v1.1: every Synthesize stream has a synthesis_id (chosen by the client in the first
+///   TextChunk, or assigned by the worker) returned in its first frame; a ControlRequest that
+///   names a synthesis_id acts on that synthesis only. The first frame of each segment
+///   carries a SegmentStart (the segment's text and its range in the input), so a client can
+///   map audio back to text without running the worker's segmenter.
 
 // DO NOT EDIT.
 // swift-format-ignore-file

@@ -8,7 +8,7 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// Duplex TTS worker ABI, version 1.
+/// Duplex TTS worker ABI, version 1.1 (backward compatible with 1.0: new field numbers only).
 ///
 /// Semantics (see docs/ABI.md):
 /// - Audio leaves a worker as frames of exactly 20 ms of 48 kHz mono s16le PCM (1920 bytes),
@@ -18,6 +18,11 @@
 ///   an empty end marker).
 /// - PAUSE stops emission immediately and keeps the generator state; RESUME continues from
 ///   where it paused with no replay or loss; STOP ends the current synthesis stream.
+/// - v1.1: every Synthesize stream has a synthesis_id (chosen by the client in the first
+///   TextChunk, or assigned by the worker) returned in its first frame; a ControlRequest that
+///   names a synthesis_id acts on that synthesis only. The first frame of each segment
+///   carries a SegmentStart (the segment's text and its range in the input), so a client can
+///   map audio back to text without running the worker's segmenter.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -134,6 +139,10 @@ public nonisolated struct Duplex_Tts_V1_TextChunk: Sendable {
 
   public var sequenceNumber: UInt64 = 0
 
+  /// v1.1, read from the first chunk only: the id this synthesis is known by (1–128
+  /// characters). Empty: the worker assigns one. Returned in the first AudioFrame.
+  public var synthesisID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -164,6 +173,44 @@ public nonisolated struct Duplex_Tts_V1_AudioFrame: Sendable {
   /// Set on the final frame: why the synthesis ended.
   public var endReason: Duplex_Tts_V1_EndReason = .unspecified
 
+  /// v1.1: set on the first frame of the stream and on the end marker.
+  public var synthesisID: String = String()
+
+  /// v1.1: set on the first frame of each segment (the frame that starts playing it).
+  public var segmentStart: Duplex_Tts_V1_SegmentStart {
+    get {_segmentStart ?? Duplex_Tts_V1_SegmentStart()}
+    set {_segmentStart = newValue}
+  }
+  /// Returns true if `segmentStart` has been explicitly set.
+  public var hasSegmentStart: Bool {self._segmentStart != nil}
+  /// Clears the value of `segmentStart`. Subsequent reads from it will return its default value.
+  public mutating func clearSegmentStart() {self._segmentStart = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _segmentStart: Duplex_Tts_V1_SegmentStart? = nil
+}
+
+/// v1.1: a text segment starting to play.
+public nonisolated struct Duplex_Tts_V1_SegmentStart: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// The segment's index (equal to the frame's segment_index).
+  public var index: UInt32 = 0
+
+  /// The segment's text as the worker segmented it (whitespace trimmed).
+  public var text: String = String()
+
+  /// Where the segment lies in the synthesis's input (the text of all its TextChunks
+  /// concatenated), in Unicode scalar values (code points): [input_start, input_end).
+  public var inputStart: UInt64 = 0
+
+  public var inputEnd: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -177,6 +224,10 @@ public nonisolated struct Duplex_Tts_V1_ControlRequest: Sendable {
   public var sessionID: String = String()
 
   public var command: Duplex_Tts_V1_ControlCommand = .pause
+
+  /// v1.1: the synthesis the command is for. When set and it is not the session's current
+  /// synthesis, nothing happens and the response has success = false.
+  public var synthesisID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -415,6 +466,9 @@ public nonisolated struct Duplex_Tts_V1_GetCapabilitiesResponse: Sendable {
   /// False until the default model is loaded and warmed up.
   public var ready: Bool = false
 
+  /// v1.1: the ABI version the worker implements ("1.1"); empty for 1.0 workers.
+  public var abiVersion: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -436,7 +490,7 @@ nonisolated extension Duplex_Tts_V1_ControlCommand: SwiftProtobuf._ProtoNameProv
 
 nonisolated extension Duplex_Tts_V1_TextChunk: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".TextChunk"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}text\0\u{3}is_final\0\u{3}sequence_number\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}text\0\u{3}is_final\0\u{3}sequence_number\0\u{3}synthesis_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -448,6 +502,7 @@ nonisolated extension Duplex_Tts_V1_TextChunk: SwiftProtobuf.Message, SwiftProto
       case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.isFinal) }()
       case 4: try { try decoder.decodeSingularUInt64Field(value: &self.sequenceNumber) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.synthesisID) }()
       default: break
       }
     }
@@ -466,6 +521,9 @@ nonisolated extension Duplex_Tts_V1_TextChunk: SwiftProtobuf.Message, SwiftProto
     if self.sequenceNumber != 0 {
       try visitor.visitSingularUInt64Field(value: self.sequenceNumber, fieldNumber: 4)
     }
+    if !self.synthesisID.isEmpty {
+      try visitor.visitSingularStringField(value: self.synthesisID, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -474,6 +532,7 @@ nonisolated extension Duplex_Tts_V1_TextChunk: SwiftProtobuf.Message, SwiftProto
     if lhs.text != rhs.text {return false}
     if lhs.isFinal != rhs.isFinal {return false}
     if lhs.sequenceNumber != rhs.sequenceNumber {return false}
+    if lhs.synthesisID != rhs.synthesisID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -481,7 +540,7 @@ nonisolated extension Duplex_Tts_V1_TextChunk: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AudioFrame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}audio_data\0\u{3}sample_rate\0\u{3}frame_duration_ms\0\u{3}sequence_number\0\u{3}is_final\0\u{3}segment_index\0\u{3}end_reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}audio_data\0\u{3}sample_rate\0\u{3}frame_duration_ms\0\u{3}sequence_number\0\u{3}is_final\0\u{3}segment_index\0\u{3}end_reason\0\u{3}synthesis_id\0\u{3}segment_start\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -497,12 +556,18 @@ nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProt
       case 6: try { try decoder.decodeSingularBoolField(value: &self.isFinal) }()
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.segmentIndex) }()
       case 8: try { try decoder.decodeSingularEnumField(value: &self.endReason) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.synthesisID) }()
+      case 10: try { try decoder.decodeSingularMessageField(value: &self._segmentStart) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
     if !self.sessionID.isEmpty {
       try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
     }
@@ -527,6 +592,12 @@ nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProt
     if self.endReason != .unspecified {
       try visitor.visitSingularEnumField(value: self.endReason, fieldNumber: 8)
     }
+    if !self.synthesisID.isEmpty {
+      try visitor.visitSingularStringField(value: self.synthesisID, fieldNumber: 9)
+    }
+    try { if let v = self._segmentStart {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -539,6 +610,53 @@ nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProt
     if lhs.isFinal != rhs.isFinal {return false}
     if lhs.segmentIndex != rhs.segmentIndex {return false}
     if lhs.endReason != rhs.endReason {return false}
+    if lhs.synthesisID != rhs.synthesisID {return false}
+    if lhs._segmentStart != rhs._segmentStart {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Duplex_Tts_V1_SegmentStart: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SegmentStart"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}index\0\u{1}text\0\u{3}input_start\0\u{3}input_end\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.index) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.inputStart) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.inputEnd) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.index != 0 {
+      try visitor.visitSingularUInt32Field(value: self.index, fieldNumber: 1)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 2)
+    }
+    if self.inputStart != 0 {
+      try visitor.visitSingularUInt64Field(value: self.inputStart, fieldNumber: 3)
+    }
+    if self.inputEnd != 0 {
+      try visitor.visitSingularUInt64Field(value: self.inputEnd, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Duplex_Tts_V1_SegmentStart, rhs: Duplex_Tts_V1_SegmentStart) -> Bool {
+    if lhs.index != rhs.index {return false}
+    if lhs.text != rhs.text {return false}
+    if lhs.inputStart != rhs.inputStart {return false}
+    if lhs.inputEnd != rhs.inputEnd {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -546,7 +664,7 @@ nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Duplex_Tts_V1_ControlRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ControlRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}command\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}command\0\u{3}synthesis_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -556,6 +674,7 @@ nonisolated extension Duplex_Tts_V1_ControlRequest: SwiftProtobuf.Message, Swift
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
       case 2: try { try decoder.decodeSingularEnumField(value: &self.command) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.synthesisID) }()
       default: break
       }
     }
@@ -568,12 +687,16 @@ nonisolated extension Duplex_Tts_V1_ControlRequest: SwiftProtobuf.Message, Swift
     if self.command != .pause {
       try visitor.visitSingularEnumField(value: self.command, fieldNumber: 2)
     }
+    if !self.synthesisID.isEmpty {
+      try visitor.visitSingularStringField(value: self.synthesisID, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Duplex_Tts_V1_ControlRequest, rhs: Duplex_Tts_V1_ControlRequest) -> Bool {
     if lhs.sessionID != rhs.sessionID {return false}
     if lhs.command != rhs.command {return false}
+    if lhs.synthesisID != rhs.synthesisID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1079,7 +1202,7 @@ nonisolated extension Duplex_Tts_V1_GetCapabilitiesRequest: SwiftProtobuf.Messag
 
 nonisolated extension Duplex_Tts_V1_GetCapabilitiesResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetCapabilitiesResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}capabilities\0\u{3}resident_models\0\u{1}metrics\0\u{3}worker_name\0\u{1}ready\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}capabilities\0\u{3}resident_models\0\u{1}metrics\0\u{3}worker_name\0\u{1}ready\0\u{3}abi_version\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1092,6 +1215,7 @@ nonisolated extension Duplex_Tts_V1_GetCapabilitiesResponse: SwiftProtobuf.Messa
       case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufDouble>.self, value: &self.metrics) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.workerName) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.ready) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.abiVersion) }()
       default: break
       }
     }
@@ -1117,6 +1241,9 @@ nonisolated extension Duplex_Tts_V1_GetCapabilitiesResponse: SwiftProtobuf.Messa
     if self.ready != false {
       try visitor.visitSingularBoolField(value: self.ready, fieldNumber: 5)
     }
+    if !self.abiVersion.isEmpty {
+      try visitor.visitSingularStringField(value: self.abiVersion, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1126,6 +1253,7 @@ nonisolated extension Duplex_Tts_V1_GetCapabilitiesResponse: SwiftProtobuf.Messa
     if lhs.metrics != rhs.metrics {return false}
     if lhs.workerName != rhs.workerName {return false}
     if lhs.ready != rhs.ready {return false}
+    if lhs.abiVersion != rhs.abiVersion {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,6 +1,7 @@
 import DuplexClient
 import DuplexConfig
 import DuplexCore
+import DuplexEngine
 import DuplexOrchestrator
 import DuplexWorker
 import Foundation
@@ -44,8 +45,8 @@ public enum TestServer {
 
     /// Starts the server, runs `body`, stops the server.
     public static func with<T: Sendable>(
-        _ config: DuplexConfiguration = configuration(), speech: SpeechServices? = nil, waitForWorker: Bool = true,
-        _ body: @escaping @Sendable (Handle) async throws -> T
+        _ config: DuplexConfiguration = configuration(), speech: (any SpeechRecognition)? = nil, waitForWorker: Bool = true,
+        probe: SessionProbe? = nil, _ body: @escaping @Sendable (Handle) async throws -> T
     ) async throws -> T {
         var logger = Logger(label: "duplex.test")
         logger.logLevel = .warning
@@ -64,9 +65,9 @@ public enum TestServer {
             pool = WorkerPool(connections: [connection])
         }
         let port = AsyncBoundedQueue<Int>(capacity: 1)
-        let app = OrchestratorApp.make(
+        let app = try OrchestratorApp.make(
             configuration: config, pool: pool, registry: PrometheusCollectorRegistry(),
-            logger: logger, services: services, speech: speech, onListening: { try? await port.send($0) })
+            logger: logger, services: services, speech: speech, probe: probe, onListening: { try? await port.send($0) })
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await app.runService(gracefulShutdownSignals: [])

@@ -1,4 +1,5 @@
 import DuplexCore
+import DuplexEngine
 import DuplexOrchestrator
 import Testing
 

@@ -1,5 +1,6 @@
 import DuplexClient
 import DuplexCore
+import DuplexEngine
 import DuplexTesting
 import Foundation
 import Logging

@@ -1,6 +1,7 @@
 import DuplexClient
 import DuplexConfig
 import DuplexCore
+import DuplexEngine
 import DuplexTesting
 import Foundation
 import Logging

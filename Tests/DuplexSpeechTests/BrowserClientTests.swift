@@ -1,5 +1,6 @@
 import DuplexConfig
 import DuplexCore
+import DuplexEngine
 import DuplexDSP
 import DuplexOrchestrator
 import DuplexTesting

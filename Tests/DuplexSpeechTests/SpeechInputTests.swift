@@ -1,4 +1,5 @@
 import DuplexCore
+import DuplexEngine
 import DuplexDSP
 import DuplexOrchestrator
 import DuplexSherpa

@@ -103,6 +103,22 @@ public final class AsyncBoundedQueue<Element: Sendable>: Sendable {
         }
     }
 
+    /// Adds an element if there is room, without waiting.
+    /// - Returns: false when the queue is full or finished (the element was not added).
+    public func trySend(_ element: Element) -> Bool {
+        state.withLock { s in
+            if s.finished { return false }
+            if let consumer = s.consumer {
+                s.consumer = nil
+                consumer.continuation.resume(returning: element)
+                return true
+            }
+            guard s.count < capacity else { return false }
+            s.items.append(element)
+            return true
+        }
+    }
+
     /// Takes the next element, waiting while the queue is empty.
     /// - Returns: nil once the queue is finished and drained.
     public func next() async throws -> Element? {

@@ -22,6 +22,9 @@ public final class PlaybackGate: Sendable {
     }
 
     private let state = Mutex<State>(.running)
+    /// Tasks waiting in ``waitForStop()``, by id (nil once stopped).
+    private let stopWaiters = Mutex<[UInt64: CheckedContinuation<Void, Never>]?>([:])
+    private let nextWaiter = Atomic<UInt64>(0)
 
     /// Creates a running gate.
     public init() {}
@@ -70,6 +73,29 @@ public final class PlaybackGate: Sendable {
             return []
         }
         waiters.forEach { $0.resume(returning: .stopped) }
+        let stopped = stopWaiters.withLock { all in
+            defer { all = nil }
+            return all.map { Array($0.values) } ?? []
+        }
+        stopped.forEach { $0.resume() }
+    }
+
+    /// Returns once the gate is stopped, or when the calling task is cancelled.
+    public func waitForStop() async {
+        let id = nextWaiter.add(1, ordering: .relaxed).newValue
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let registered = stopWaiters.withLock { all -> Bool in
+                    guard all != nil, !Task.isCancelled else { return false }
+                    all![id] = continuation
+                    return true
+                }
+                if !registered { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = stopWaiters.withLock { all in all?.removeValue(forKey: id) }
+            waiter?.resume()
+        }
     }
 
     /// Returns at once while running; waits while paused. Task cancellation counts as stop.

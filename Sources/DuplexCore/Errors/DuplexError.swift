@@ -51,13 +51,15 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
         public static let `internal` = Code("INTERNAL")
         /// The conversation's responder (e.g. the LLM endpoint) failed or is unreachable.
         public static let responderFailed = Code("RESPONDER_FAILED")
+        /// The operation was cancelled (its session ended, or a newer request replaced it).
+        public static let cancelled = Code("CANCELLED")
 
         /// All known codes, for mapping wire strings back to codes.
         public static let all: [Code] = [
             .invalidMessage, .invalidAudio, .unknownModel, .textTooLong, .messageTooLarge,
             .workerUnavailable, .synthesisFailed, .sessionLimit, .sessionNotFound,
             .modelLoadFailed, .modelInUse, .invalidVoicePack, .invalidConfiguration,
-            .invalidState, .io, .overloaded, .internal, .responderFailed,
+            .invalidState, .io, .overloaded, .internal, .responderFailed, .cancelled,
         ]
 
         /// Maps a wire string back to a code; unknown strings are kept as they are.
@@ -81,10 +83,10 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
     }
 
     /// `error` itself when it is a ``DuplexError``; otherwise a new error with `code` and
-    /// `message` whose cause is `error` (task cancellation becomes `invalidState`).
+    /// `message` whose cause is `error` (task cancellation becomes `cancelled`).
     public static func wrap(_ error: any Error, as code: Code, _ message: String) -> DuplexError {
         if let error = error as? DuplexError { return error }
-        if error is CancellationError { return DuplexError(.invalidState, "Cancelled.", cause: error) }
+        if error is CancellationError { return DuplexError(.cancelled, "Cancelled.", cause: error) }
         return DuplexError(code, message, cause: error)
     }
 

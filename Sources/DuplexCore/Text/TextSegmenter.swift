@@ -39,9 +39,26 @@ public struct TextSegmenter: Sendable {
         }
     }
 
+    /// A segment with where it lies in the input.
+    public struct Segment: Sendable, Hashable {
+        /// The segment's text, whitespace trimmed.
+        public var text: String
+        /// Where the text lies in everything appended so far, in Unicode scalar values (code
+        /// points, the unit of the worker ABI's `SegmentStart` offsets).
+        public var range: Range<Int>
+
+        /// Creates a segment.
+        public init(text: String, range: Range<Int>) {
+            self.text = text
+            self.range = range
+        }
+    }
+
     /// The policy in force.
     public let policy: Policy
     private var buffer: [Character] = []
+    /// Unicode scalars of the input before `buffer`.
+    private var consumedScalars = 0
     /// Number of segments emitted so far.
     public private(set) var emittedCount = 0
 
@@ -55,17 +72,27 @@ public struct TextSegmenter: Sendable {
 
     /// Appends text and returns the segments it completed.
     public mutating func append(_ text: String) -> [String] {
+        appendSegments(text).map(\.text)
+    }
+
+    /// Returns the remaining text as a final segment (if it has any speakable content).
+    public mutating func flush() -> [String] {
+        flushSegments().map(\.text)
+    }
+
+    /// Appends text and returns the segments it completed, with their input ranges.
+    public mutating func appendSegments(_ text: String) -> [Segment] {
         buffer.append(contentsOf: text)
-        var out: [String] = []
+        var out: [Segment] = []
         while let cut = nextCut() {
             emit(upTo: cut, into: &out)
         }
         return out
     }
 
-    /// Returns the remaining text as a final segment (if it has any speakable content).
-    public mutating func flush() -> [String] {
-        var out: [String] = []
+    /// Returns the remaining text as a final segment, with its input range.
+    public mutating func flushSegments() -> [Segment] {
+        var out: [Segment] = []
         while let cut = nextCut() {
             emit(upTo: cut, into: &out)
         }
@@ -73,15 +100,23 @@ public struct TextSegmenter: Sendable {
         return out
     }
 
-    private mutating func emit(upTo cut: Int, into out: inout [String]) {
-        let segment = String(buffer[..<cut]).trimmingWhitespace()
+    private mutating func emit(upTo cut: Int, into out: inout [Segment]) {
+        let piece = buffer[..<cut]
+        let leading = piece.prefix { $0.isWhitespace }
+        let trailing = piece.dropFirst(leading.count).reversed().prefix { $0.isWhitespace }
+        let total = piece.reduce(0) { $0 + $1.unicodeScalars.count }
+        let start = consumedScalars + leading.reduce(0) { $0 + $1.unicodeScalars.count }
+        let end = consumedScalars + total - trailing.reduce(0) { $0 + $1.unicodeScalars.count }
+        let segment = String(piece).trimmingWhitespace()
         buffer.removeFirst(cut)
+        consumedScalars += total
         if segment.contains(where: { $0.isLetter || $0.isNumber }) {
-            out.append(segment)
+            out.append(Segment(text: segment, range: start..<max(start, end)))
             emittedCount += 1
         } else if !segment.isEmpty, !out.isEmpty {
             // Trailing punctuation only: attach it to the previous segment.
-            out[out.count - 1] += segment
+            out[out.count - 1].text += segment
+            out[out.count - 1].range = out[out.count - 1].range.lowerBound..<max(out[out.count - 1].range.upperBound, end)
         }
     }
 

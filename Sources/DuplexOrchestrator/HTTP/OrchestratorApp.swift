@@ -1,5 +1,6 @@
 import DuplexConfig
 import DuplexCore
+import DuplexEngine
 import DuplexProto
 import Foundation
 import Hummingbird
@@ -17,16 +18,21 @@ import Synchronization
 public enum OrchestratorApp {
     /// Creates the application.
     /// - Parameters:
+    ///   - speech: the VAD and ASR for conversation mode (nil: text only).
+    ///   - probe: live counters of every session (tests, diagnostics).
     ///   - onListening: called with the bound port once the server runs (useful with port 0).
+    /// - Throws: ``DuplexError`` (`invalidConfiguration`) for a bad `conversation:` or `llm:`
+    ///   section, naming the key.
     public static func make(
         configuration: DuplexConfiguration, pool: WorkerPool, registry: PrometheusCollectorRegistry,
-        logger: Logger, services: [any Service] = [], speech: SpeechServices? = nil,
+        logger: Logger, services: [any Service] = [], speech: (any SpeechRecognition)? = nil, probe: SessionProbe? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws(DuplexError) -> some ApplicationProtocol {
         let sessions = Atomic<Int>(0)
         let active = Recorder(label: "duplex_ws_sessions_active", aggregate: false)
         let limits = configuration.limits
-        let responder = Responders.make(configuration)
+        let responder = try Responders.make(configuration)
+        let sessionConfiguration = SessionConfiguration(configuration)
 
         let router = Router()
         router.get("/health") { _, _ -> Response in
@@ -80,24 +86,28 @@ public enum OrchestratorApp {
                 let left = sessions.subtract(1, ordering: .relaxed).newValue
                 active.record(left)
             }
-            let session = ClientSession(
-                id: id, outbound: outbound, pool: pool, limits: limits, logger: logger, speech: speech,
-                conversation: configuration.conversation, responder: responder)
             guard count <= limits.maxSessions else {
-                await session.send(.error(DuplexError(.sessionLimit, "The server already has \(limits.maxSessions) sessions (limits.max_sessions); try again later.")))
-                await session.send(.sessionEnd(sessionID: id, reason: "session_limit"))
+                let refusal = WebSocketEventWriter(outbound: outbound, logger: logger)
+                await refusal.write(.error(DuplexError(.sessionLimit, "The server already has \(limits.maxSessions) sessions (limits.max_sessions); try again later.")))
+                await refusal.write(.sessionEnded(sessionID: id, reason: "session_limit"))
                 return
             }
+            let engine = SessionEngine(
+                id: id, configuration: sessionConfiguration, pool: pool, speech: speech, responder: responder,
+                clock: ContinuousClock(), logger: logger, probe: probe)
             logger.info("session started", metadata: ["session.id": "\(id)"])
-            await session.run(inbound: inbound)
+            await WebSocketSession.serve(inbound: inbound, outbound: outbound, engine: engine, limits: limits, logger: logger)
             logger.info("session ended", metadata: ["session.id": "\(id)"])
         }
 
+        // Frames are capped well above `max_message_bytes` so that an oversize message is
+        // answered with MESSAGE_TOO_LARGE (the assembler drops it) instead of a close.
+        let frameLimit = WebSocketMessageAssembler.frameLimit(maxMessageBytes: limits.maxMessageBytes)
         return Application(
             router: router,
             server: .http1WebSocketUpgrade(
                 webSocketRouter: wsRouter,
-                configuration: .init(maxFrameSize: max(1 << 16, limits.maxMessageBytes + 1024), validateUTF8: true)),
+                configuration: .init(ws: .init(maxFrameSize: frameLimit, validateUTF8: false))),
             configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "duplex"),
             services: services,
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },

@@ -1,3 +1,4 @@
+import DuplexEngine
 import ServiceLifecycle
 
 /// Probes every worker with `GetCapabilities` at a fixed interval: a worker that stops

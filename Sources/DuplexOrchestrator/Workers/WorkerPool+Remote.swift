@@ -1,5 +1,6 @@
 import DuplexConfig
 import DuplexCore
+import DuplexEngine
 import DuplexRegistry
 import Logging
 import ServiceLifecycle

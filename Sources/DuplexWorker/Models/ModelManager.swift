@@ -240,8 +240,9 @@ public actor ModelManager {
             // owned by `entries` and awaited by every caller. The load semaphore bounds how
             // many run at once.
             let task = Task<LoadedModel, any Error> {
+                // The task runs on the manager's actor: the slot is released in the same step.
                 await self.acquireLoadSlot()
-                defer { Task { await self.releaseLoadSlot() } }
+                defer { self.releaseLoadSlot() }
                 return try await Self.loadAndWarm(descriptor, adapter: adapter, normalizer: normalizer, warmupText: warmupText)
             }
             entries[id] = .loading(task)

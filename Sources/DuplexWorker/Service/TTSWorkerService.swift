@@ -80,31 +80,38 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     public func startSession(
         request: Duplex_Tts_V1_StartSessionRequest, context: ServerContext
     ) async throws -> Duplex_Tts_V1_StartSessionResponse {
-        try await mapErrors {
-            let id = request.sessionID
-            guard !id.isEmpty, id.count <= 128 else {
-                throw DuplexError(.invalidMessage, "session_id must be 1–128 characters.")
-            }
-            let options = try VoiceOptions(parsing: request.options)
-            guard let modelID = request.modelID.isEmpty ? defaultModelID : request.modelID else {
-                throw DuplexError(.unknownModel, "No model is installed.")
-            }
-            let isNew = sessions.withLock { $0[id] == nil }
-            if isNew, sessionCount >= configuration.maxSessions {
-                throw DuplexError(.sessionLimit, "This worker already serves \(configuration.maxSessions) sessions (worker.max_sessions).")
-            }
-            let lease = try await manager.acquire(modelID)
-            let previous: ModelLease? = sessions.withLock { all in
-                let old = all[id]?.lease
-                all[id] = Session(modelID: modelID, options: options, lease: lease, current: all[id]?.current)
-                return old
-            }
-            if let previous { await manager.release(previous) }
-            var response = Duplex_Tts_V1_StartSessionResponse()
-            response.success = true
-            response.modelID = modelID
-            return response
+        try await withRPCCancellationAsTaskCancellation { try await self.openSession(request) }
+    }
+
+    /// StartSession's work; a client that went away meanwhile leaves no session behind.
+    private func openSession(_ request: Duplex_Tts_V1_StartSessionRequest) async throws -> Duplex_Tts_V1_StartSessionResponse {
+        let id = request.sessionID
+        guard !id.isEmpty, id.count <= 128 else {
+            throw DuplexError(.invalidMessage, "session_id must be 1–128 characters.")
         }
+        let options = try VoiceOptions(parsing: request.options)
+        guard let modelID = request.modelID.isEmpty ? defaultModelID : request.modelID else {
+            throw DuplexError(.unknownModel, "No model is installed.")
+        }
+        let isNew = sessions.withLock { $0[id] == nil }
+        if isNew, sessionCount >= configuration.maxSessions {
+            throw DuplexError(.sessionLimit, "This worker already serves \(configuration.maxSessions) sessions (worker.max_sessions).")
+        }
+        let lease = try await manager.acquire(modelID)
+        if Task.isCancelled {
+            await manager.release(lease)
+            throw DuplexError(.cancelled, "StartSession was cancelled by its client.")
+        }
+        let previous: ModelLease? = sessions.withLock { all in
+            let old = all[id]?.lease
+            all[id] = Session(modelID: modelID, options: options, lease: lease, current: all[id]?.current)
+            return old
+        }
+        if let previous { await manager.release(previous) }
+        var response = Duplex_Tts_V1_StartSessionResponse()
+        response.success = true
+        response.modelID = modelID
+        return response
     }
 
     public func endSession(
@@ -125,17 +132,24 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         response: RPCWriter<Duplex_Tts_V1_AudioFrame>,
         context: ServerContext
     ) async throws {
+        // A client that goes away (or a STOP by cancellation) ends the synthesis at once and
+        // frees its model lease.
+        try await withRPCCancellationAsTaskCancellation { try await self.run(request: request, response: response) }
+    }
+
+    private func run(request: RPCAsyncSequence<Duplex_Tts_V1_TextChunk, any Error>, response: RPCWriter<Duplex_Tts_V1_AudioFrame>) async throws {
         let input = TextInput(request.makeAsyncIterator())
         guard let first = try await input.next() else { return }
         let sessionID = first.sessionID
-        let run = SynthesisRun()
-        let (lease, options) = try await mapErrors { () async throws -> (ModelLease, VoiceOptions) in
-            guard let session = sessions.withLock({ $0[sessionID] }) else {
-                throw DuplexError(.sessionNotFound, "No worker session '\(sessionID)'; call StartSession first.")
-            }
-            let lease = try await manager.acquire(session.modelID)
-            return (lease, session.options)
+        guard first.synthesisID.count <= 128 else {
+            throw DuplexError(.invalidMessage, "synthesis_id must be at most 128 characters.")
         }
+        let run = first.synthesisID.isEmpty ? SynthesisRun() : SynthesisRun(id: first.synthesisID)
+        guard let session = sessions.withLock({ $0[sessionID] }) else {
+            throw DuplexError(.sessionNotFound, "No worker session '\(sessionID)'; call StartSession first.")
+        }
+        let lease = try await manager.acquire(session.modelID)
+        let options = session.options
         // A new reply replaces the session's current one.
         let replaced = sessions.withLock { all -> SynthesisRun? in
             let old = all[sessionID]?.current
@@ -161,6 +175,15 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
                 emit: { frame in
                     var message = Duplex_Tts_V1_AudioFrame()
                     message.sessionID = sessionID
+                    if frame.sequence == 1 || frame.isFinal { message.synthesisID = run.id }
+                    if let segment = frame.segmentStart {
+                        var start = Duplex_Tts_V1_SegmentStart()
+                        start.index = frame.segmentIndex
+                        start.text = segment.text
+                        start.inputStart = UInt64(segment.range.lowerBound)
+                        start.inputEnd = UInt64(segment.range.upperBound)
+                        message.segmentStart = start
+                    }
                     message.audioData = frame.pcm
                     message.sampleRate = UInt32(OutputFormat.sampleRate)
                     message.frameDurationMs = UInt32(OutputFormat.frameMilliseconds)
@@ -175,9 +198,8 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             figures = result.1
         } catch {
             await finish(run: run, sessionID: sessionID, lease: lease, figures: figures)
-            if let error = error as? DuplexError { throw WireErrors.rpcError(error) }
-            if error is RPCError || error is CancellationError { throw error }
-            throw WireErrors.rpcError(DuplexError(.synthesisFailed, "Synthesis failed: \(error)", cause: error))
+            if error is DuplexError || error is RPCError || error is CancellationError { throw error }
+            throw DuplexError(.synthesisFailed, "Synthesis failed: \(error)", cause: error)
         }
         await finish(run: run, sessionID: sessionID, lease: lease, figures: figures)
     }
@@ -207,11 +229,18 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         }
         let exists = sessions.withLock { $0[request.sessionID] != nil }
         guard exists else {
-            throw WireErrors.rpcError(DuplexError(.sessionNotFound, "No worker session '\(request.sessionID)'."))
+            throw DuplexError(.sessionNotFound, "No worker session '\(request.sessionID)'.")
         }
         guard let run = sessions.withLock({ $0[request.sessionID]?.current }) else {
             response.success = false
             response.message = "Session '\(request.sessionID)' has no active synthesis."
+            return response
+        }
+        // ABI v1.1: a command addressed to another synthesis (one that already ended) is
+        // refused harmlessly, so a late command can never act on the next reply.
+        if !request.synthesisID.isEmpty, request.synthesisID != run.id {
+            response.success = false
+            response.message = "Synthesis '\(request.synthesisID)' is not running (the session's current synthesis is '\(run.id)')."
             return response
         }
         switch request.command {
@@ -221,7 +250,7 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             run.stop()
             response.success = true
         default:
-            throw WireErrors.rpcError(DuplexError(.invalidMessage, "Unknown control command \(request.command.rawValue)."))
+            throw DuplexError(.invalidMessage, "Unknown control command \(request.command.rawValue).")
         }
         response.framesEmitted = run.framesEmitted
         return response
@@ -256,27 +285,23 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     public func loadModel(
         request: Duplex_Tts_V1_LoadModelRequest, context: ServerContext
     ) async throws -> Duplex_Tts_V1_LoadModelResponse {
-        try await mapErrors {
-            let start = ContinuousClock.now
-            let model = try await manager.load(request.modelID)
-            var response = Duplex_Tts_V1_LoadModelResponse()
-            response.success = true
-            response.loadDurationMs = (ContinuousClock.now - start).milliseconds
-            response.message = "loaded in \(model.loadDuration.milliseconds) ms, warmed up in \(model.warmupDuration.milliseconds) ms"
-            return response
-        }
+        let start = ContinuousClock.now
+        let model = try await manager.load(request.modelID)
+        var response = Duplex_Tts_V1_LoadModelResponse()
+        response.success = true
+        response.loadDurationMs = (ContinuousClock.now - start).milliseconds
+        response.message = "loaded in \(model.loadDuration.milliseconds) ms, warmed up in \(model.warmupDuration.milliseconds) ms"
+        return response
     }
 
     public func unloadModel(
         request: Duplex_Tts_V1_UnloadModelRequest, context: ServerContext
     ) async throws -> Duplex_Tts_V1_UnloadModelResponse {
-        try await mapErrors {
-            try await manager.unload(request.modelID)
-            var response = Duplex_Tts_V1_UnloadModelResponse()
-            response.success = true
-            response.message = "unloaded"
-            return response
-        }
+        try await manager.unload(request.modelID)
+        var response = Duplex_Tts_V1_UnloadModelResponse()
+        response.success = true
+        response.message = "unloaded"
+        return response
     }
 
     public func getCapabilities(
@@ -297,6 +322,7 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         response.workerName = snapshot.name
         response.ready = snapshot.ready
         response.metrics = snapshot.metrics
+        response.abiVersion = Self.abiVersion
         return response
     }
 
@@ -342,13 +368,8 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             ])
     }
 
-    private func mapErrors<T>(_ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch let error as DuplexError {
-            throw WireErrors.rpcError(error)
-        }
-    }
+    /// The ABI version this worker implements (reported in `GetCapabilities`).
+    public static let abiVersion = "1.1"
 }
 
 /// The request stream's iterator, shared between the handler (which reads the first

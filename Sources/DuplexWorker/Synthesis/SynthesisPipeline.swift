@@ -29,6 +29,9 @@ public struct PipelineFrame: Sendable {
     public var isFinal: Bool
     /// Why the synthesis ended (set on the end marker).
     public var endReason: EndReason?
+    /// Set on the first frame of each segment: the segment's text and its range in the input
+    /// (ABI v1.1 `SegmentStart`).
+    public var segmentStart: TextSegmenter.Segment?
 }
 
 /// Why a synthesis ended.
@@ -41,13 +44,17 @@ public enum EndReason: Sendable, Equatable {
 
 /// Handle on a running synthesis: PAUSE/RESUME/STOP it and read its progress.
 public final class SynthesisRun: Sendable {
+    /// The synthesis id (ABI v1.1): chosen by the client or assigned by the worker.
+    public let id: String
     /// Pause/resume/stop state.
     public let gate = PlaybackGate()
     private let emitted = Atomic<UInt64>(0)
     private let stopHandlers = Mutex<[@Sendable () -> Void]?>([])
 
     /// Creates a handle.
-    public init() {}
+    public init(id: String = UUID().uuidString.lowercased()) {
+        self.id = id
+    }
 
     /// Stops the synthesis: no further data frames; the stream ends with an end marker.
     public func stop() {
@@ -119,6 +126,7 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
     private struct SegmentAudio: Sendable {
         var index: UInt32
         var frames: [Data]
+        var segment: TextSegmenter.Segment
     }
 
     private enum Child: Sendable { case reader, producer, emitter }
@@ -134,7 +142,7 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
         nextText: @escaping @Sendable () async throws -> TextPiece?,
         emit: @escaping @Sendable (PipelineFrame) async throws -> Void
     ) async throws -> (EndReason, SynthesisFigures) {
-        let segments = AsyncBoundedQueue<String>(capacity: 4096)
+        let segments = AsyncBoundedQueue<TextSegmenter.Segment>(capacity: 4096)
         let audio = AsyncBoundedQueue<SegmentAudio>(capacity: synthesisAhead)
         let figures = Locked(SynthesisFigures())
         let firstText = Locked<C.Instant?>(nil)
@@ -155,10 +163,10 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
                         guard total <= maxCharacters else {
                             throw DuplexError(.textTooLong, "A synthesis may receive at most \(maxCharacters) characters.")
                         }
-                        for segment in segmenter.append(piece.text) { try await segments.send(segment) }
+                        for segment in segmenter.appendSegments(piece.text) { try await segments.send(segment) }
                         if piece.isFinal { break }
                     }
-                    for segment in segmenter.flush() { try await segments.send(segment) }
+                    for segment in segmenter.flushSegments() { try await segments.send(segment) }
                     segments.finish()
                 } catch {
                     segments.finish(throwing: error)
@@ -194,7 +202,8 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
     }
 
     private func produce(
-        _ run: SynthesisRun, segments: AsyncBoundedQueue<String>, audio: AsyncBoundedQueue<SegmentAudio>, figures: Locked<SynthesisFigures>
+        _ run: SynthesisRun, segments: AsyncBoundedQueue<TextSegmenter.Segment>, audio: AsyncBoundedQueue<SegmentAudio>,
+        figures: Locked<SynthesisFigures>
     ) async throws {
         let resampler = try Resampler(from: model.voice.sampleRate, to: OutputFormat.sampleRate)
         var framer = FrameAssembler()
@@ -202,7 +211,8 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
         var continuesSentence = false
         var producedFrames = 0
         let inferenceClock = ContinuousClock()
-        while let segment = try await segments.next() {
+        while let next = try await segments.next() {
+            let segment = next.text
             let start = inferenceClock.now
             // Urgent while the listener has less than half a second of audio in hand, so a
             // reply's first clause overtakes other sessions' work ahead of playback.
@@ -233,7 +243,7 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
                 frames.append(tail.withUnsafeBytes { Data($0) })
             }
             producedFrames += frames.count
-            try await audio.send(SegmentAudio(index: index, frames: frames))
+            try await audio.send(SegmentAudio(index: index, frames: frames, segment: next))
             index += 1
         }
     }
@@ -256,7 +266,7 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
             }
             guard let segment = next else { break }
             lastSegment = segment.index
-            for frame in segment.frames {
+            for (offset, frame) in segment.frames.enumerated() {
                 try await pacer.waitForNextFrame()
                 switch await run.gate.pass() {
                 case .stopped:
@@ -269,7 +279,9 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
                     break
                 }
                 sequence += 1
-                try await emit(PipelineFrame(pcm: frame, sequence: sequence, segmentIndex: segment.index, isFinal: false, endReason: nil))
+                try await emit(PipelineFrame(
+                    pcm: frame, sequence: sequence, segmentIndex: segment.index, isFinal: false, endReason: nil,
+                    segmentStart: offset == 0 ? segment.segment : nil))
                 run.countFrame()
                 if sequence == 1, let start = firstText.withLock({ $0 }) {
                     let latency = start.duration(to: clock.now)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DuplexConfig
 import DuplexCore
+import DuplexEngine
 import DuplexOrchestrator
 import DuplexProto
 import Foundation

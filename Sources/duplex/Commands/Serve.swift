@@ -1,6 +1,7 @@
 import ArgumentParser
 import DuplexConfig
 import DuplexCore
+import DuplexEngine
 import DuplexOrchestrator
 import DuplexWorker
 import GRPCInProcessTransport
@@ -68,7 +69,7 @@ struct Serve: AsyncParsableCommand {
         } catch {
             logger.warning("conversation mode unavailable", metadata: ["error.message": "\(error.message)"])
         }
-        let app = OrchestratorApp.make(
+        let app = try OrchestratorApp.make(
             configuration: config, pool: pool, registry: registry, logger: logger,
             services: services, speech: speech,
             onListening: { port in

@@ -1,4 +1,5 @@
 import DuplexCore
+import DuplexEngine
 import Foundation
 
 /// A message a client sends over the WebSocket (protocol v1, docs/WEBSOCKET_PROTOCOL.md).
@@ -9,6 +10,9 @@ public enum ClientMessage: Sendable, Equatable {
     case text(String, isFinal: Bool)
     /// PAUSE / RESUME / STOP of the current reply.
     case control(ControlCommand)
+
+    /// The engine's playback commands.
+    public typealias ControlCommand = PlaybackCommand
 
     /// Options of a `start` message.
     public struct StartOptions: Sendable, Equatable {
@@ -24,16 +28,25 @@ public enum ClientMessage: Sendable, Equatable {
         public var mode: String?
         /// Voice options passed to the worker (e.g. `speed`).
         public var voiceOptions: [String: String] = [:]
-    }
 
-    /// Playback control commands.
-    public enum ControlCommand: String, Sendable, Equatable {
-        case pause = "PAUSE", resume = "RESUME", stop = "STOP"
+        /// The engine's view (the audio delivery is the WebSocket adapter's own business).
+        public var session: SessionOptions {
+            SessionOptions(modelID: modelID, mode: mode.flatMap(SessionMode.init(rawValue:)), inputSampleRate: inputSampleRate, voiceOptions: voiceOptions)
+        }
     }
 
     /// How audio is delivered to the client.
     public enum AudioDelivery: String, Sendable, Equatable {
         case binary, base64
+    }
+
+    /// The engine input for this message.
+    public var input: SessionInput {
+        switch self {
+        case .start(let options): .start(options.session)
+        case .text(let text, let isFinal): .text(text, isFinal: isFinal)
+        case .control(let command): .control(command)
+        }
     }
 
     /// Parses one text WebSocket message.

@@ -33,21 +33,32 @@ public struct LLMResponder: Responder {
     }
 
     /// Streams the reply's content deltas; errors become ``DuplexError`` (`responderFailed`).
+    /// The request runs in the consuming task (no task of its own): cancelling the consumer
+    /// closes the HTTP request.
     public func reply(to history: [HistoryMessage]) -> AsyncThrowingStream<String, any Error> {
         let messages = history.map { ChatMessage(role: $0.role == .user ? .user : .assistant, content: $0.text) }
-        let stream = client.streamReply(history: messages)
-        let (output, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
-        let task = Task {
-            do {
-                for try await delta in stream { continuation.yield(delta) }
-                continuation.finish()
-            } catch let error as DuplexLLMError where error.code != .llmCancelled {
-                continuation.finish(throwing: DuplexError(.responderFailed, "The LLM did not answer: \(error.message)", cause: error))
-            } catch {
-                continuation.finish(throwing: CancellationError())
-            }
+        let deltas = DeltaIterator(client.streamReply(history: messages).makeAsyncIterator())
+        return AsyncThrowingStream(unfolding: { try await deltas.next() })
+    }
+}
+
+/// The chat stream's iterator, advanced by the one task consuming the reply (an
+/// `AsyncThrowingStream(unfolding:)` calls its closure from its consumer only, one call at a
+/// time), so the unchecked Sendable conformance is safe.
+private final class DeltaIterator: @unchecked Sendable {
+    private var iterator: ChatReplyStream.AsyncIterator
+
+    init(_ iterator: ChatReplyStream.AsyncIterator) {
+        self.iterator = iterator
+    }
+
+    func next() async throws -> String? {
+        do {
+            return try await iterator.next()
+        } catch where error.code != .llmCancelled {
+            throw DuplexError(.responderFailed, "The LLM did not answer: \(error.message)", cause: error)
+        } catch {
+            throw CancellationError()
         }
-        continuation.onTermination = { _ in task.cancel() }
-        return output
     }
 }

@@ -9,27 +9,13 @@ import Foundation
 ///
 /// The building block of conversation mode. Calls are serialized by the actor; VAD and
 /// Whisper run on the shared ``SpeechServices`` executors, never on the event loop.
-public actor SpeechInput {
-    /// What the input noticed. Times are milliseconds of input audio since the stream began.
-    public enum Event: Sendable, Equatable {
-        /// The user started speaking.
-        case speechStarted(atMs: Int)
-        /// The user stopped speaking (the end of the speech, not of the trailing silence);
-        /// `audio` is the utterance at 16 kHz, ready for ``SpeechInput/transcribe(_:)``.
-        case speechEnded(atMs: Int, startMs: Int, audio: [Float])
-        /// The barge-in detector (stricter threshold, shorter minimum speech) heard speech:
-        /// reported at `atMs`, the input time it was detected, with the speech's onset.
-        case bargeInEdge(atMs: Int, onsetMs: Int)
-        /// The barge-in detector's speech ended (onset and end of the speech).
-        case bargeInEdgeEnded(atMs: Int, onsetMs: Int)
-        /// The user paused inside a turn (the barge-in detector heard the speech end, the turn
-        /// VAD has not ended the turn yet): the turn's audio so far, for a speculative transcript.
-        case speechPaused(atMs: Int, audio: [Float])
-    }
+public actor SpeechInput: SpeechListener {
+    /// What the input noticed.
+    public typealias Event = SpeechEvent
 
     /// What Whisper heard in an utterance, or nil for nothing speakable (empty, or a typical
     /// silence hallucination), with the decode time.
-    public nonisolated func transcribe(_ audio: [Float]) async throws(DuplexError) -> (text: String, decodeMs: Int)? {
+    public nonisolated func transcribe(_ audio: [Float]) async throws(DuplexError) -> Transcript? {
         let recognizer = services.recognizer
         let started = ContinuousClock.now
         let transcription: Transcription
@@ -39,7 +25,7 @@ public actor SpeechInput {
             throw DuplexError.wrap(error, as: .internal, "Speech recognition failed.")
         }
         let text = TranscriptFilter.clean(transcription.text)
-        return text.isEmpty ? nil : (text, Int(started.duration(to: .now).millisecondsDouble))
+        return text.isEmpty ? nil : Transcript(text: text, decodeMs: Int(started.duration(to: .now).millisecondsDouble))
     }
 
     /// The client's sample rate.
@@ -163,78 +149,4 @@ private struct Detected: Sendable {
     var edge: [VADEvent]
     var turn: [VADEvent]
     var edgeSpeaking: Bool
-}
-
-/// The models and executors conversation sessions share (one Whisper, one thread each).
-public final class SpeechServices: Sendable {
-    /// Silero model path.
-    public let vadModel: String
-    /// VAD settings (turn-taking).
-    public let vadParameters: VADParameters
-    /// The barge-in detector's settings: a stricter threshold and a short minimum speech, so
-    /// that speech over a reply pauses it at once while the reply's own echo does not.
-    public let bargeInParameters: VADParameters
-    /// The shared recognizer.
-    public let recognizer: WhisperRecognizer
-    /// Runs VAD windows (cheap: ~0.1 ms per 32 ms window).
-    public let vadExecutor = BlockingExecutor(name: "vad", threads: 1, queueCapacity: 1024)
-    /// Runs Whisper decodes, one at a time.
-    public let asrExecutor = BlockingExecutor(name: "asr", threads: 1, queueCapacity: 64)
-
-    /// Loads the models named by the configuration (blocking: Whisper takes well under a
-    /// second for tiny.en), checking the VAD model by creating one detector.
-    public static func load(_ configuration: DuplexConfiguration) throws(DuplexError) -> SpeechServices {
-        var parameters = VADParameters.preset(aggressiveness: configuration.vad.aggressiveness)
-        if configuration.vad.threshold > 0 { parameters.threshold = Float(configuration.vad.threshold) }
-        if configuration.vad.minSpeechMs > 0 { parameters.minSpeechMs = configuration.vad.minSpeechMs }
-        if configuration.vad.minSilenceMs > 0 { parameters.minSilenceMs = configuration.vad.minSilenceMs }
-        _ = try VoiceActivityDetector(model: configuration.vad.model, parameters: parameters)
-        let recognizer = try WhisperRecognizer(
-            modelDirectory: configuration.asr.modelDir, language: configuration.asr.language,
-            inference: InferenceOptions(provider: configuration.worker.executionProvider, threads: configuration.asr.threads))
-        return SpeechServices(
-            vadModel: configuration.vad.model, vadParameters: parameters, recognizer: recognizer,
-            bargeInParameters: bargeInParameters(configuration.conversation, turn: parameters))
-    }
-
-    /// The barge-in detector's settings from `conversation:`: never laxer than the turn VAD.
-    public static func bargeInParameters(_ conversation: ConversationSection, turn: VADParameters) -> VADParameters {
-        VADParameters(
-            threshold: max(turn.threshold, Float(conversation.speakingThreshold)),
-            minSpeechMs: conversation.bargeInMinSpeechMs, minSilenceMs: 100)
-    }
-
-    /// Uses an already loaded recognizer.
-    public init(vadModel: String, vadParameters: VADParameters, recognizer: WhisperRecognizer, bargeInParameters: VADParameters? = nil) {
-        self.vadModel = vadModel
-        self.vadParameters = vadParameters
-        self.recognizer = recognizer
-        self.bargeInParameters = bargeInParameters ?? Self.bargeInParameters(ConversationSection(), turn: vadParameters)
-    }
-}
-
-/// Drops what Whisper typically "hears" in silence or noise.
-public enum TranscriptFilter {
-    /// Whole transcripts that are not speech (compared lower-cased, without punctuation).
-    static let nonSpeech: Set<String> = [
-        "", "you", "thank you", "thanks for watching", "thank you for watching", "bye", "uh", "um", "hmm", "mm",
-        "blank audio", "music", "silence", "inaudible", "applause", "laughter",
-    ]
-
-    /// The transcript trimmed, or "" when it is not speech (empty, bracketed tags such as
-    /// `[BLANK_AUDIO]`, or a typical silence hallucination).
-    public static func clean(_ text: String) -> String {
-        var kept = ""
-        var depth = 0
-        for character in text {
-            if character == "[" || character == "(" { depth += 1 } else if character == "]" || character == ")" {
-                depth = max(0, depth - 1)
-            } else if depth == 0 {
-                kept.append(character)
-            }
-        }
-        let trimmed = kept.trimmingCharacters(in: .whitespacesAndNewlines)
-        let bare = trimmed.lowercased().filter { $0.isLetter || $0 == " " }.trimmingCharacters(in: .whitespaces)
-        return nonSpeech.contains(bare) ? "" : trimmed
-    }
 }

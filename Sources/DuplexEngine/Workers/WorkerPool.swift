@@ -120,6 +120,18 @@ public final class WorkerPool: Sendable {
         return chosen!
     }
 
+    /// Picks a worker for a new worker session and counts the session on it until the
+    /// reservation is released: one pick, whose worker is the one the session opens on (and
+    /// the one a `worker_changed` announces).
+    /// - Throws: ``DuplexError`` (`workerUnavailable`) when no worker can serve.
+    public func reserve(modelID: String? = nil, language: String? = nil, excluding: Set<String> = []) throws(DuplexError) -> WorkerReservation {
+        let worker = try pick(modelID: modelID, language: language, excluding: excluding, reserve: true)
+        return WorkerReservation(worker: worker, pool: self)
+    }
+
+    /// Sessions counted on each worker by this orchestrator (reservations not yet released).
+    public var reservations: [String: Int] { assigned.withLock { $0 } }
+
     /// Registry mode: whether any registered worker has `model` in its catalog.
     public func catalogsContain(_ model: String) -> Bool {
         state.withLock { $0.records.values.contains { $0.models.contains(model) } }
@@ -149,7 +161,7 @@ public final class WorkerPool: Sendable {
     }
 
     /// Registry mode: replaces the live set; returns the connections to start and to stop.
-    func update(records: [WorkerRecord], timeout: Duration) -> (added: [WorkerConnection], removed: [WorkerConnection]) {
+    package func update(records: [WorkerRecord], timeout: Duration) -> (added: [WorkerConnection], removed: [WorkerConnection]) {
         state.withLock { state in
             var byAddress: [String: WorkerRecord] = [:]
             for record in records { byAddress[record.address] = record }
@@ -193,4 +205,26 @@ public final class WorkerPool: Sendable {
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
     }
+}
+
+/// A worker picked for a session, counted on it in the pool until ``release()``.
+public final class WorkerReservation: Sendable {
+    /// The worker.
+    public let worker: WorkerConnection
+    private let pool: WorkerPool
+    private let released = Atomic<Bool>(false)
+
+    init(worker: WorkerConnection, pool: WorkerPool) {
+        self.worker = worker
+        self.pool = pool
+    }
+
+    /// Stops counting the session on the worker (idempotent).
+    public func release() {
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        pool.release(worker)
+    }
+
+    /// Whether it was released.
+    public var isReleased: Bool { released.load(ordering: .acquiring) }
 }

@@ -1,0 +1,57 @@
+import DuplexCore
+import Foundation
+
+/// What a session's microphone input noticed. Times are milliseconds of input audio since
+/// the stream began.
+public enum SpeechEvent: Sendable, Equatable {
+    /// The user started speaking.
+    case speechStarted(atMs: Int)
+    /// The user stopped speaking (the end of the speech, not of the trailing silence);
+    /// `audio` is the utterance at 16 kHz, ready for ``SpeechListener/transcribe(_:)``.
+    case speechEnded(atMs: Int, startMs: Int, audio: [Float])
+    /// The barge-in detector (stricter threshold, shorter minimum speech) heard speech:
+    /// reported at `atMs`, the input time it was detected, with the speech's onset.
+    case bargeInEdge(atMs: Int, onsetMs: Int)
+    /// The barge-in detector's speech ended (onset and end of the speech).
+    case bargeInEdgeEnded(atMs: Int, onsetMs: Int)
+    /// The user paused inside a turn (the barge-in detector heard the speech end, the turn
+    /// VAD has not ended the turn yet): the turn's audio so far, for a speculative transcript.
+    case speechPaused(atMs: Int, audio: [Float])
+}
+
+/// What speech recognition heard in an utterance.
+public struct Transcript: Sendable, Equatable {
+    /// The text (never empty).
+    public var text: String
+    /// How long recognition took.
+    public var decodeMs: Int
+
+    /// Creates a transcript.
+    public init(text: String, decodeMs: Int) {
+        self.text = text
+        self.decodeMs = decodeMs
+    }
+}
+
+/// One session's microphone: PCM in, speech events out, transcripts on request.
+///
+/// ``SpeechInput`` is the real one (Silero VAD and Whisper); tests script one.
+public protocol SpeechListener: Sendable {
+    /// Feeds a chunk of s16le mono PCM at the session's input rate.
+    /// - Throws: ``DuplexError`` (`invalidAudio` for audio faster than real time).
+    func accept(_ pcm: Data) async throws(DuplexError) -> [SpeechEvent]
+    /// Milliseconds of input audio received so far.
+    var positionMs: Int { get async }
+    /// What was said in `audio` (16 kHz), or nil for nothing speakable.
+    func transcribe(_ audio: [Float]) async throws(DuplexError) -> Transcript?
+}
+
+/// The speech models sessions share; makes each conversation session's listener.
+public protocol SpeechRecognition: Sendable {
+    /// A listener for a client sending audio at `inputSampleRate`.
+    /// - Throws: ``DuplexError`` (`invalidMessage` for an unsupported rate).
+    func makeListener(inputSampleRate: Int) throws(DuplexError) -> any SpeechListener
+    /// The barge-in detector's end-of-speech silence in ms: speech over a reply is judged
+    /// once this much silence could have followed it.
+    var bargeInSettleMs: Int { get }
+}

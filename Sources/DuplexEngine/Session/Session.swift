@@ -1,0 +1,177 @@
+import DuplexConfig
+import DuplexCore
+import Foundation
+import Logging
+import Metrics
+import Synchronization
+
+/// One running session: the machine, the queues between its lanes, and the receive path.
+///
+/// The lanes live in extensions by feature (`Session+Binding`, `Session+Playback`,
+/// `Session+Conversation`); ``SessionEngine/run(_:output:)`` runs them as one task group.
+final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where C.Duration == Duration {
+    let id: String
+    let configuration: SessionConfiguration
+    let pool: WorkerPool
+    let speech: (any SpeechRecognition)?
+    let responder: any Responder
+    let clock: C
+    let origin: C.Instant
+    let logger: Logger
+    let probe: SessionProbe?
+    let output: Output
+    let metrics = SessionMetrics.shared
+
+    /// The session's state (see ``SessionMachine``).
+    let machine: Mutex<SessionMachine>
+    /// Replies waiting to play, in order.
+    let replies: AsyncBoundedQueue<Reply>
+    /// Work for the binding lane.
+    let bindingJobs = AsyncBoundedQueue<BindingJob>(capacity: 64)
+    /// Microphone audio for the listening lane (~5 s of 20 ms chunks).
+    let audio = AsyncBoundedQueue<AudioChunk>(capacity: 256)
+    /// Transcriptions for the turn lane.
+    let transcriptions = AsyncBoundedQueue<TranscriptionJob>(capacity: 32)
+    /// Worker PAUSE/RESUME/STOP for the control lane.
+    let mailbox = ControlMailbox()
+
+    init(engine: SessionEngine<C>, output: Output) {
+        id = engine.id
+        configuration = engine.configuration
+        pool = engine.pool
+        speech = engine.speech
+        responder = engine.responder
+        clock = engine.clock
+        origin = engine.clock.now
+        logger = engine.logger
+        probe = engine.probe
+        self.output = output
+        replies = AsyncBoundedQueue(capacity: engine.configuration.limits.maxQueuedReplies)
+        machine = Mutex(SessionMachine(
+            sessionID: engine.id, limits: engine.configuration.limits, conversation: engine.configuration.conversation,
+            bargeInSettleMs: engine.speech?.bargeInSettleMs ?? 0))
+    }
+
+    /// Session time: since the session began, on the injected clock.
+    var now: Duration { origin.duration(to: clock.now) }
+
+    // MARK: Receive path
+
+    /// Handles one client event. Never waits for a worker: anything that needs one goes to
+    /// a lane.
+    func receive(_ event: SessionInput) async {
+        switch event {
+        case .text(let text, let isFinal):
+            let at = now
+            let actions = machine.withLock { m in m.clientText(text, isFinal: isFinal, at: at, enqueue: { self.replies.trySend($0) }) }
+            _ = await perform(actions)
+        case .control(let command):
+            _ = await perform(machine.withLock { $0.clientControl(command) })
+        case .start(let options):
+            await start(options)
+        case .audio(let pcm):
+            let listener: (any SpeechListener)? = machine.withLock { m in
+                if case .microphone(let listener) = m.input { return listener }
+                return nil
+            }
+            guard let listener else {
+                await output.write(.error(DuplexError(.invalidMessage, "Binary audio input is only accepted in conversation mode.")))
+                return
+            }
+            if !audio.trySend(AudioChunk(pcm: pcm, listener: listener, receivedAt: now)) {
+                await output.write(.error(DuplexError(
+                    .invalidAudio, "Audio arrives faster than it can be processed; the chunk was dropped. Send it at the pace it is recorded.")))
+            }
+        }
+    }
+
+    /// `start`: the mode and voice options change at once (audio sent right after it finds
+    /// its listener); the worker session follows in the binding lane, which answers with
+    /// `session_start` (and `model_status` for a model switch).
+    private func start(_ options: SessionOptions) async {
+        let conversation = options.mode == .conversation
+            || (options.mode == nil && options.inputSampleRate != nil && machine.withLock { $0.mode == .conversation })
+        if conversation {
+            guard let speech else {
+                await output.write(.error(DuplexError(
+                    .invalidMessage, "Conversation mode needs the VAD and ASR models, which this server did not load (see `duplex doctor`).")))
+                return
+            }
+            do throws(DuplexError) {
+                let listener = try speech.makeListener(inputSampleRate: options.inputSampleRate ?? 16_000)
+                machine.withLock { $0.input = .microphone(listener) }
+            } catch {
+                await output.write(.error(error))
+                return
+            }
+        } else if options.mode == .tts {
+            machine.withLock { $0.input = .text }
+        }
+        machine.withLock { $0.voiceOptions.merge(options.voiceOptions) { _, new in new } }
+        if !bindingJobs.trySend(.apply(model: options.modelID)) {
+            await output.write(.error(DuplexError(.overloaded, "Too many start messages are waiting for the worker; wait for session_start.")))
+        }
+    }
+
+    /// The first worker session (answered with `session_start`).
+    func openWorkerSession() {
+        _ = bindingJobs.trySend(.open)
+    }
+
+    // MARK: Actions
+
+    /// Performs a transition's actions in order; returns a generation to start, if any
+    /// (only the turn lane gets those).
+    @discardableResult
+    func perform(_ actions: [SessionAction]) async -> GenerationRequest? {
+        var generation: GenerationRequest?
+        for action in actions {
+            switch action {
+            case .send(let event):
+                await output.write(event)
+            case .control(let reply, let command):
+                if let target = reply.synthesis { mailbox.request(command, for: target.synthesisID) }
+            case .transcribe(let job):
+                if !transcriptions.trySend(job) {
+                    switch job {
+                    case .speculative(let pending, _, _): pending.outcome.fulfill(.unavailable)
+                    case .utterance:
+                        await output.write(.error(DuplexError(.overloaded, "Speech recognition is behind; this utterance was dropped.")))
+                    }
+                }
+            case .generate(let request):
+                generation = request
+            case .falseInterruption:
+                metrics.falseInterruptions.increment()
+            }
+        }
+        return generation
+    }
+
+    // MARK: Teardown
+
+    /// The client is gone: nothing new starts, the current reply stops, the queues end.
+    func close() {
+        machine.withLock { m in
+            m.lifecycle = .closed
+            m.composing?.finishText()
+            m.composing = nil
+            m.playback.reply?.stop(.client)
+            m.generation?.cancel.fire()
+        }
+        replies.finish()
+        bindingJobs.finish()
+        audio.finish()
+        transcriptions.finish()
+        mailbox.close()
+    }
+}
+
+/// A chunk of microphone audio.
+struct AudioChunk: Sendable {
+    var pcm: Data
+    /// The listener of the mode it was sent in.
+    var listener: any SpeechListener
+    /// When it arrived (session clock).
+    var receivedAt: Duration
+}

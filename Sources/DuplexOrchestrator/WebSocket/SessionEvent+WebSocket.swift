@@ -1,0 +1,58 @@
+import DuplexCore
+import DuplexEngine
+import Foundation
+
+extension SessionEvent {
+    /// The event as a WebSocket protocol v1 text message (docs/WEBSOCKET_PROTOCOL.md).
+    /// Audio frames go as binary messages unless the client chose `base64` delivery; then
+    /// this is their `audio` message too.
+    func webSocketJSON(audioFormat: ClientMessage.AudioDelivery) -> String {
+        var object: [String: Any]
+        switch self {
+        case .sessionStarted(let session):
+            object = [
+                "type": "session_start", "session_id": session.sessionID, "model_id": session.modelID,
+                "sample_rate": OutputFormat.sampleRate, "frame_ms": OutputFormat.frameMilliseconds, "audio_format": audioFormat.rawValue,
+                "mode": session.mode.rawValue, "protocol": 1, "worker": session.worker,
+            ]
+        case .replyStarted(let turnID):
+            object = ["type": "tts_start", "turn_id": turnID]
+        case .replyEnded(let turnID, let frames, let reason):
+            object = ["type": "tts_end", "turn_id": turnID, "frames": frames, "reason": reason.rawValue]
+        case .audio(_, let pcm, let sequence):
+            object = [
+                "type": "audio", "pcm": pcm.base64EncodedString(), "sample_rate": OutputFormat.sampleRate,
+                "frame_ms": OutputFormat.frameMilliseconds, "sequence": sequence,
+            ]
+        case .error(let error):
+            object = ["type": "error", "code": error.code.rawValue, "message": error.message]
+        case .sessionEnded(let sessionID, let reason):
+            object = ["type": "session_end", "session_id": sessionID, "reason": reason]
+        case .modelStatus(let modelID, let state, let message):
+            object = ["type": "model_status", "model_id": modelID, "state": state.rawValue]
+            if let message { object["message"] = message }
+        case .voiceActivity(let activity, let atMs):
+            object = ["type": "vad", "state": activity.rawValue, "t_ms": atMs]
+        case .transcript(let text, let turnID, let asrMs):
+            object = ["type": "transcript", "text": text, "final": true, "turn_id": turnID, "asr_ms": asrMs]
+        case .replyText(let text, let isFinal, let turnID):
+            object = ["type": "reply", "text": text, "final": isFinal, "turn_id": turnID]
+        case .bargeIn(let report):
+            object = [
+                "type": "barge_in", "turn_id": report.turnID, "heard_ms": report.heardMs, "latency_ms": report.latencyMs,
+                "heard_text": report.heardText,
+            ]
+        case .bargeInResumed(let turnID, let pausedMs):
+            object = ["type": "barge_in_resumed", "turn_id": turnID, "paused_ms": pausedMs]
+        case .workerChanged(let turnID, let from, let to, let resumeSegment):
+            object = ["type": "worker_changed", "turn_id": turnID, "from": from, "to": to, "resume_segment": resumeSegment]
+        case .turnMetrics(let turnID, let speechToSpeechMs, let asrMs, let responderMs):
+            object = [
+                "type": "turn_metrics", "turn_id": turnID, "speech_to_speech_ms": speechToSpeechMs, "asr_ms": asrMs,
+                "responder_ms": responderMs,
+            ]
+        }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}

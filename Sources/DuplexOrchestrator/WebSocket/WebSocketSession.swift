@@ -1,0 +1,129 @@
+import DuplexConfig
+import DuplexCore
+import DuplexEngine
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import NIOWebSocket
+import Synchronization
+
+/// WebSocket protocol v1 as a thin adapter over the conversation engine: client messages
+/// are parsed into ``SessionInput`` (bad ones are answered with a typed `error` and
+/// skipped), engine events are encoded as v1 messages. The adapter holds no session state
+/// but the audio delivery format, which is the v1 encoding's own option.
+enum WebSocketSession {
+    /// Serves one upgraded connection until the client closes it.
+    static func serve<C: Clock & Sendable>(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, engine: SessionEngine<C>, limits: LimitsSection, logger: Logger
+    ) async where C.Duration == Duration {
+        let writer = WebSocketEventWriter(outbound: outbound, logger: logger)
+        let input = WebSocketSessionInput(frames: inbound, outbound: outbound, writer: writer, limits: limits)
+        await engine.run(input, output: writer)
+    }
+}
+
+/// Writes engine events as v1 messages.
+final class WebSocketEventWriter: SessionOutput {
+    private let outbound: WebSocketOutboundWriter
+    private let logger: Logger
+    private let delivery = Mutex(ClientMessage.AudioDelivery.binary)
+
+    init(outbound: WebSocketOutboundWriter, logger: Logger) {
+        self.outbound = outbound
+        self.logger = logger
+    }
+
+    /// The client chose how audio is delivered (`start.audio_format`).
+    func setDelivery(_ format: ClientMessage.AudioDelivery) {
+        delivery.withLock { $0 = format }
+    }
+
+    func write(_ event: SessionEvent) async {
+        let format = delivery.withLock { $0 }
+        do {
+            if case .audio(_, let pcm, _) = event, format == .binary {
+                try await outbound.write(.binary(ByteBuffer(bytes: pcm)))
+            } else {
+                try await outbound.write(.text(event.webSocketJSON(audioFormat: format)))
+            }
+        } catch {
+            logger.debug("could not send to client", metadata: ["error.message": "\(error)"])
+        }
+    }
+}
+
+/// The client's messages as engine input: frames joined into messages under the size limit,
+/// then parsed. Reading is on demand (the engine's receive loop pulls), so a client that
+/// sends faster than the session handles its messages is slowed down by TCP, not buffered.
+struct WebSocketSessionInput: AsyncSequence, Sendable {
+    typealias Element = SessionInput
+
+    let frames: WebSocketInboundStream
+    let outbound: WebSocketOutboundWriter
+    let writer: WebSocketEventWriter
+    let limits: LimitsSection
+
+    func makeAsyncIterator() -> Iterator {
+        Iterator(frames: frames.makeAsyncIterator(), outbound: outbound, writer: writer, limits: limits)
+    }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var frames: WebSocketInboundStream.AsyncIterator
+        let outbound: WebSocketOutboundWriter
+        let writer: WebSocketEventWriter
+        let limits: LimitsSection
+        var assembler: WebSocketMessageAssembler
+
+        init(frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, writer: WebSocketEventWriter, limits: LimitsSection) {
+            self.frames = frames
+            self.outbound = outbound
+            self.writer = writer
+            self.limits = limits
+            assembler = WebSocketMessageAssembler(maxBytes: limits.maxMessageBytes)
+        }
+
+        mutating func next() async throws -> SessionInput? {
+            while let frame = try await frames.next() {
+                let opcode: WebSocketMessageAssembler.Opcode =
+                    switch frame.opcode {
+                    case .text: .text
+                    case .binary: .binary
+                    case .continuation: .continuation
+                    }
+                let message: WebSocketMessageAssembler.Output?
+                do {
+                    message = try assembler.append(opcode, frame.data, fin: frame.fin)
+                } catch {
+                    try? await outbound.close(.protocolError, reason: error.reason)
+                    return nil
+                }
+                switch message {
+                case nil:
+                    continue
+                case .tooLarge(let bytes):
+                    await writer.write(.error(DuplexError(
+                        .messageTooLarge,
+                        "Message of \(bytes) bytes exceeds limits.max_message_bytes (\(limits.maxMessageBytes)); it was dropped.")))
+                case .binary(let buffer):
+                    return .audio(Data(buffer.readableBytesView))
+                case .text(let buffer):
+                    guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+                        // RFC 6455 §8.1: text that is not UTF-8 fails the connection (1007).
+                        await writer.write(.error(DuplexError(.invalidMessage, "A text message is not valid UTF-8; closing (1007).")))
+                        try? await outbound.close(.dataInconsistentWithMessage, reason: "invalid UTF-8")
+                        return nil
+                    }
+                    do {
+                        let parsed = try ClientMessage.parse(text, maxTextCharacters: limits.maxTextChars)
+                        if case .start(let options) = parsed, let format = options.audioFormat { writer.setDelivery(format) }
+                        return parsed.input
+                    } catch {
+                        await writer.write(.error(error))
+                    }
+                }
+            }
+            return nil
+        }
+    }
+}
