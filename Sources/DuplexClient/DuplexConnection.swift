@@ -3,6 +3,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOWebSocket
 
 /// A message received from the server, stamped with its arrival time.
 public struct IncomingMessage: Sendable {
@@ -106,6 +107,16 @@ public final class DuplexConnection: Sendable {
     /// Sends raw binary.
     public func send(binary data: Data) async throws {
         try await outbound.write(.binary(ByteBuffer(bytes: data)))
+    }
+
+    /// Sends one message as several frames (a first text or binary frame, continuation
+    /// frames, the last with FIN), as a client fragmenting a large message does.
+    public func send(fragments: [Data], binary: Bool = false) async throws {
+        for (index, fragment) in fragments.enumerated() {
+            let opcode: WebSocketOpcode = index == 0 ? (binary ? .binary : .text) : .continuation
+            let frame = WebSocketFrame(fin: index == fragments.count - 1, opcode: opcode, data: ByteBuffer(bytes: fragment))
+            try await outbound.write(.custom(frame))
+        }
     }
 
     /// The longest wait for one message before ``next()`` gives up (a stalled server must not

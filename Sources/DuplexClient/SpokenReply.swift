@@ -47,9 +47,11 @@ extension DuplexConnection {
         return try await collectReply(sentAt: sentAt)
     }
 
-    /// Collects messages until `tts_end`, calling `onFrame` after each audio frame.
+    /// Collects messages until `tts_end`, calling `onFrame` after each audio frame (with the
+    /// frame count) and `onEvent` after each JSON event.
     public func collectReply(
-        sentAt: ContinuousClock.Instant, onFrame: (Int, DuplexConnection) async throws -> Void = { _, _ in }
+        sentAt: ContinuousClock.Instant, onFrame: (Int, DuplexConnection) async throws -> Void = { _, _ in },
+        onEvent: (IncomingMessage, DuplexConnection) async throws -> Void = { _, _ in }
     ) async throws -> SpokenReply {
         var reply = SpokenReply(sentAt: sentAt)
         while let message = try await next() {
@@ -62,6 +64,7 @@ extension DuplexConnection {
             }
             guard let json = message.json, let type = json["type"] as? String else { continue }
             reply.events.append(message)
+            if type != "audio" { try await onEvent(message, self) }
             switch type {
             case "tts_start": reply.turnID = json["turn_id"] as? String ?? ""
             case "audio":

@@ -76,6 +76,11 @@ public final class WorkerProcess: @unchecked Sendable {
         while process.isRunning, Date() < deadline { usleep(5_000) }
     }
 
+    /// Sends `signal` (e.g. SIGSTOP to freeze it, SIGCONT to let it go on).
+    public func send(signal: Int32) {
+        if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
+    }
+
     /// Sends SIGTERM without waiting.
     public func signalTerminate() {
         if process.isRunning { process.terminate() }

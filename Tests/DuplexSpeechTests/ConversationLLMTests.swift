@@ -82,6 +82,46 @@ import Testing
         }
     }
 
+    @Test func aClientThatLeavesClosesItsLLMRequestAndNoneStartsAfterIt() async throws {
+        let speech = try SpeechInputTests.services.get()
+        let question = try await SpeechInputTests.question("Tell me about the history of the harbor, please.", rate: 16_000)
+        try await withOpenAICompatibleServer(["--delay-ms", "400"]) { llm in
+            var config = TestServer.configuration()
+            config.conversation.responder = "llm"
+            config.llm.baseURL = llm.baseURL
+            try await TestServer.with(config, speech: speech) { server in
+                // 1. The client leaves as its turn ends (its transcription, or the LLM request,
+                // may be under way): no request starts after it left, and any that started is closed.
+                try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
+                    try await connection.startSession(["mode": "conversation", "input_sample_rate": 16_000])
+                    try await ConversationTests.stream(question, rate: 16_000, to: connection)
+                    while let message = try await connection.next(), message.type != "vad" || message.json?["state"] as? String != "speech_end" {}
+                }
+                let atDisconnect = try await llm.stats().requests
+                try await Task.sleep(for: .seconds(2))
+                let later = try await llm.stats()
+                #expect(later.requests == atDisconnect, "an LLM request started after the client left")
+                #expect(later.disconnects == later.requests && later.completed == 0)
+
+                // 2. The client leaves mid-answer: the request is closed at once.
+                let before = try await llm.stats()
+                try await DuplexConnection.connect(url: server.webSocketURL, logger: Logger(label: "test")) { connection in
+                    try await connection.startSession(["mode": "conversation", "input_sample_rate": 16_000])
+                    try await ConversationTests.stream(question, rate: 16_000, to: connection)
+                    _ = try await connection.next(type: "reply")
+                }
+                let left = ContinuousClock.now
+                let stats = try await llm.waitForStats(timeout: .seconds(5)) { $0.disconnects > before.disconnects }
+                let closedAfter = left.duration(to: .now)
+                print("LLM request closed \(closedAfter) after the client left")
+                #expect(stats.requests == before.requests + 1 && stats.completed == 0)
+                #expect(closedAfter < .seconds(1))
+                try await Task.sleep(for: .seconds(1))
+                #expect(try await llm.stats().requests == before.requests + 1)
+            }
+        }
+    }
+
     @Test func anUnreachableLLMIsATypedErrorAndTheSessionGoesOn() async throws {
         let speech = try SpeechInputTests.services.get()
         let question = try await SpeechInputTests.question("What is the weather like today?", rate: 16_000)

@@ -66,4 +66,78 @@ import Testing
             #expect(normalized.components(separatedBy: word).count - 1 == 1, "'\(word)' should be heard exactly once")
         }
     }
+
+    /// Three workers behind Redis; the serving one is killed mid-reply, then the one that took
+    /// over is killed too: each `worker_changed` starts where the previous one ended, and the
+    /// client hears every sentence once.
+    @Test func twoFailoversInOneReplyWithThreeWorkers() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { Task { try? await redis.stop() } }
+        let workers = try ["one", "two", "three"].map { name in
+            try WorkerProcess(
+                adapters: "piper", defaultModel: "piper-en-us-joe", voicepacks: TestAssets.voicepacks, cacheDirectory: SpeechModels.cache,
+                registry: (url: redis.url, name: name, heartbeatMs: 500, ttlMs: 5000))
+        }
+        defer { workers.forEach { $0.terminate() } }
+        _ = try await redis.waitForRegistry(seconds: 90, "three ready workers") { $0.count == 3 && $0.allSatisfy(\.ready) }
+
+        let sentences = [
+            "The morning train leaves the station at seven.", "Bring a warm coat because the valley gets cold.",
+            "We will stop for lunch near the old stone bridge.", "After that the path climbs toward the lighthouse.",
+            "Dinner is served in the harbor restaurant at eight.", "Breakfast is early because the ferry sails at nine.",
+        ]
+        let text = sentences.joined(separator: " ")
+        var config = TestServer.configuration()
+        config.registry.redisURL = redis.url
+        config.registry.rescanMs = 500
+        let logger = Logger(label: "test")
+        let (reply, changes) = try await TestServer.with(config) { server in
+            try await DuplexConnection.connect(url: server.webSocketURL, logger: logger) { connection in
+                let start = try await connection.next(type: "session_start")
+                let serving = start.json?["worker"] as? String ?? ""
+                let first = try #require(workers.first { $0.address == serving }, "session_start names its worker")
+                try await connection.send(json: ["type": "text", "text": text, "is_final": true])
+                let changes = Locked<[WorkerChange]>([])
+                let reply = try await connection.collectReply(sentAt: .now) { count, _ in
+                    // The first worker dies in the second sentence…
+                    if count == 175 { first.kill() }
+                    // …and the one that took over dies two sentences later.
+                    if count == 400, let to = changes.value.first?.to { workers.first { $0.address == to }?.kill() }
+                } onEvent: { message, _ in
+                    if message.type == "worker_changed", let json = message.json {
+                        let change = WorkerChange(
+                            from: json["from"] as? String ?? "", to: json["to"] as? String ?? "", resumeSegment: json["resume_segment"] as? Int ?? -1)
+                        changes.withLock { $0.append(change) }
+                    }
+                }
+                return (reply, changes.value)
+            }
+        }
+        #expect(reply.reason == "completed", "errors: \(reply.errors)")
+        try #require(changes.count == 2, "worker_changed events: \(changes)")
+        let (first, second) = (changes[0], changes[1])
+        #expect(first.from != first.to && second.from == first.to && second.to != first.to && second.to != first.from)
+        #expect(second.resumeSegment > first.resumeSegment)
+
+        let samples = SampleConversion.float(from: reply.samples)
+        let resampler = try Resampler(from: OutputFormat.sampleRate, to: 16_000)
+        let heard = try SpeechModels.whisper.get().transcribe(resampler.process(samples) + resampler.flush()).text
+        let normalized = TextNormalizer().normalize(heard).lowercased()
+        print("double failover heard: \(heard)")
+        print("double failover WER \(wordErrorRate(reference: text, hypothesis: normalized)), worker_changed \(changes)")
+        #expect(wordErrorRate(reference: text, hypothesis: normalized) <= 0.3)
+        for word in ["train", "coat", "lunch", "lighthouse", "harbor", "breakfast"] {
+            #expect(normalized.components(separatedBy: word).count - 1 <= 1, "'\(word)' should not be heard twice")
+        }
+        for word in ["train", "harbor", "sails"] {
+            #expect(normalized.contains(word), "'\(word)' should be heard")
+        }
+    }
+}
+
+/// A `worker_changed` event.
+struct WorkerChange: Sendable {
+    var from: String
+    var to: String
+    var resumeSegment: Int
 }
