@@ -23,7 +23,7 @@ public enum ConfigurationLoader {
             do {
                 text = try String(contentsOfFile: path, encoding: .utf8)
             } catch {
-                throw DuplexError(.invalidConfiguration, "Cannot read configuration file '\(path)': \(error.localizedDescription)")
+                throw DuplexError(.invalidConfiguration, "Cannot read configuration file '\(path)': \(error.localizedDescription)", cause: error)
             }
             try apply(yaml: text, source: path, to: &config)
         }
@@ -40,7 +40,7 @@ public enum ConfigurationLoader {
         do {
             root = try Yams.load(yaml: text)
         } catch {
-            throw DuplexError(.invalidConfiguration, "Configuration file '\(source)' is not valid YAML: \(error)")
+            throw DuplexError(.invalidConfiguration, "Configuration file '\(source)' is not valid YAML: \(error)", cause: error)
         }
         guard let root else { return }
         guard let sections = root as? [String: Any] else {

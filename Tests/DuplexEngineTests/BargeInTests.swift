@@ -10,13 +10,19 @@ import Testing
 /// Barge-in, backchannels and turns, with scripted VAD events and transcripts: the session
 /// logic without Silero, Whisper or real time.
 @Suite(.timeLimit(.minutes(1))) struct BargeInTests {
+    /// Starts conversation mode; returns the session's listener.
+    static func conversation(_ session: EngineHarness) async -> ScriptedListener {
+        session.send(.start(SessionOptions(mode: .conversation)))
+        let listener = await session.speech.waitForListener()
+        await session.events.next("session_start")
+        return listener
+    }
+
     /// Starts conversation mode and a text reply that is playing (`frames` sent).
     static func playingReply(
         _ session: EngineHarness, frames: Int = 5, text: String = "This reply is long enough to be interrupted."
     ) async -> (ScriptedListener, ScriptedSynthesis) {
-        session.send(.start(SessionOptions(mode: .conversation)))
-        let listener = await session.speech.waitForListener()
-        await session.events.next("session_start")
+        let listener = await conversation(session)
         session.send(.text(text, isFinal: true))
         let synthesis = await session.workers[0].waitForSynthesis(1)
         synthesis.emit(segment: 0, frames: frames, tag: 1, announce: text, range: 0..<text.unicodeScalars.count)
@@ -101,14 +107,14 @@ import Testing
                 #expect(session.events.all("transcript").isEmpty)
                 #expect(session.events.all("barge_in").isEmpty)
             } else {
-                // `barge_in` / `tts_end` (playback lane) and `transcript` (turn lane) may come in
-                // either order.
-                let bargeIn = await session.events.first("barge_in")
+                // `barge_in` first: before the reply's `tts_end` and before the transcript of the
+                // turn that stopped it (the client flushes its playback on it).
+                let bargeIn = await session.events.next("barge_in")
                 guard case .bargeIn(let report) = bargeIn else { return }
                 #expect(report.turnID == "s1-t1")
                 let end = await session.events.first("tts_end")
                 #expect(end.endReason == .stopped)
-                let transcript = await session.events.first("transcript")
+                let transcript = await session.events.next("transcript")
                 guard case .transcript(let text, let turn, _) = transcript else { return }
                 #expect(text == said)
                 #expect(turn == "s1-t2")
@@ -121,9 +127,7 @@ import Testing
 
     @Test func aNewTranscriptCancelsTheStaleReplyAndItsGenerationAndTheHistoryKeepsWhatWasHeard() async throws {
         try await EngineHarness.run { session in
-            session.send(.start(SessionOptions(mode: .conversation)))
-            let listener = await session.speech.waitForListener()
-            await session.events.next("session_start")
+            let listener = await Self.conversation(session)
             session.speech.state.update { s in
                 s.results[1] = .text("Tell me a story.")
                 s.results[2] = .text("Actually, a poem.")
@@ -170,9 +174,7 @@ import Testing
 
     @Test func aSpeculativeTranscriptOfThePauseAnswersTheTurnWhenTheTurnEndsThere() async throws {
         try await EngineHarness.run { session in
-            session.send(.start(SessionOptions(mode: .conversation)))
-            let listener = await session.speech.waitForListener()
-            await session.events.next("session_start")
+            let listener = await Self.conversation(session)
             session.speech.state.update { s in
                 s.results[3] = .text("What time is it?")
                 s.results[4] = .text("never used")
@@ -189,9 +191,7 @@ import Testing
 
     @Test func speechAfterThePauseMakesTheSpeculativeTranscriptStale() async throws {
         try await EngineHarness.run { session in
-            session.send(.start(SessionOptions(mode: .conversation)))
-            let listener = await session.speech.waitForListener()
-            await session.events.next("session_start")
+            let listener = await Self.conversation(session)
             session.speech.state.update { s in
                 s.results[3] = .text("I'd like to book a table for")
                 s.results[4] = .text("I'd like to book a table for four people.")

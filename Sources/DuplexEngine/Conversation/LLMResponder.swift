@@ -28,7 +28,7 @@ public struct LLMResponder: Responder {
         do {
             client = try ChatCompletionsClient(configuration: configuration, httpClient: Self.httpClient)
         } catch {
-            throw DuplexError(.invalidConfiguration, "llm: \(error.message)")
+            throw DuplexError(.invalidConfiguration, "llm: \(error.message)", cause: error)
         }
     }
 

@@ -18,6 +18,8 @@ final class Reply: Sendable {
     let maxCharacters: Int
     /// Conversation mode: where the reply came from (for `turn_metrics`).
     let origin: Origin?
+    /// Fired once `barge_in` for this reply was written (its `tts_end` waits for it).
+    let bargeInAnnounced = AsyncSignal()
     private let state = Mutex(State())
 
     /// A piece of the reply's text.

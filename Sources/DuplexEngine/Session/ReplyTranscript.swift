@@ -37,6 +37,8 @@ struct ReplyTranscript: Sendable {
     private var inputScalars = 0
     /// Segments that started playing, in order.
     private(set) var played: [PlayedSegment] = []
+    /// Frames sent to the client (the sum of `played`'s frames, kept up to date).
+    private(set) var framesSent = 0
 
     /// The current synthesis attempt: where its input starts in `input`, and the index (in
     /// `played`) its segment 0 takes.
@@ -44,8 +46,6 @@ struct ReplyTranscript: Sendable {
     private var attemptBase = 0
     /// The attempt's last segment index seen on a frame.
     private var attemptLastIndex = -1
-    /// Frames heard of a segment the next attempt re-synthesizes (skipped there, but heard).
-    private var carriedFrames = 0
     /// Fallback for workers that do not announce segments: the attempt's input segmented as
     /// the worker does, and the segments so far. Nil once announcements were seen.
     private var fallback: TextSegmenter? = TextSegmenter()
@@ -90,18 +90,13 @@ struct ReplyTranscript: Sendable {
             }
         }
         played[played.count - 1].frames += 1
+        framesSent += 1
     }
 
     private mutating func startSegment(_ index: Int, _ segment: PlayedSegment) {
         attemptLastIndex = index
-        var segment = segment
-        segment.frames = carriedFrames
-        carriedFrames = 0
         played.append(segment)
     }
-
-    /// Frames sent to the client.
-    var framesSent: Int { played.reduce(0) { $0 + $1.frames } }
 
     /// Ends the current attempt (its worker failed): the segment that was playing is played
     /// again by the next attempt, which starts from its beginning.
@@ -109,11 +104,11 @@ struct ReplyTranscript: Sendable {
         let current = played.popLast()
         let start = current?.range.lowerBound ?? (played.last?.range.upperBound ?? attemptStart)
         let heard = current?.frames ?? 0
+        framesSent -= heard
         let point = ResumePoint(text: suffix(from: start), segment: played.count, heardFrames: heard)
         attemptStart = start
         attemptBase = played.count
         attemptLastIndex = -1
-        carriedFrames = heard
         if fallback != nil {
             fallback = TextSegmenter()
             fallbackSegments = []

@@ -36,12 +36,7 @@ extension Session {
                 while let job = try? await bindingJobs.next() {
                     switch job {
                     case .open:
-                        do throws(DuplexError) {
-                            try await open()
-                        } catch {
-                            await output.write(.error(error))
-                        }
-                        await announceSession()
+                        await rebind(to: nil)
 
                     case .apply(let model):
                         if let model, let bound = machine.withLock({ $0.binding.bound }), model != bound.modelID {
@@ -56,13 +51,7 @@ extension Session {
                             }
                             continue
                         }
-                        if let model { machine.withLock { $0.requestedModel = model } }
-                        do throws(DuplexError) {
-                            try await open()
-                        } catch {
-                            await output.write(.error(error))
-                        }
-                        await announceSession()
+                        await rebind(to: model)
 
                     case .ensure(let promise):
                         if let bound = machine.withLock({ $0.binding.bound }) {
@@ -89,15 +78,7 @@ extension Session {
                     case .modelLoaded(let model, let loadMs, let ticket):
                         guard load?.ticket == ticket else { continue }
                         load = nil
-                        machine.withLock { $0.requestedModel = model }
-                        do throws(DuplexError) {
-                            try await open()
-                            await output.write(.modelStatus(modelID: model, state: .ready, message: "loaded in \(loadMs) ms"))
-                        } catch {
-                            await output.write(.modelStatus(modelID: model, state: .failed, message: error.message))
-                            await output.write(.error(error))
-                        }
-                        await announceSession()
+                        await rebind(to: model, reportingSwitch: true, readyMessage: "loaded in \(loadMs) ms")
 
                     case .modelLoadFailed(let model, let error, let ticket):
                         guard load?.ticket == ticket else { continue }
@@ -109,6 +90,21 @@ extension Session {
                 group.cancelAll()
             }
         }
+    }
+
+    /// Opens or re-binds the worker session (with `model` when given) and answers with
+    /// `session_start`. A model switch (`reportingSwitch`) also says `model_status` `ready`
+    /// (with `readyMessage`) or `failed`.
+    private func rebind(to model: String?, reportingSwitch: Bool = false, readyMessage: String? = nil) async {
+        if let model { machine.withLock { $0.requestedModel = model } }
+        do throws(DuplexError) {
+            try await open()
+            if let model, reportingSwitch { await output.write(.modelStatus(modelID: model, state: .ready, message: readyMessage)) }
+        } catch {
+            if let model, reportingSwitch { await output.write(.modelStatus(modelID: model, state: .failed, message: error.message)) }
+            await output.write(.error(error))
+        }
+        await announceSession()
     }
 
     /// Sends `session_start` with the session's current settings.
@@ -260,15 +256,7 @@ extension Session {
             return nil
         }
         if info.isLoaded {
-            machine.withLock { $0.requestedModel = model }
-            do throws(DuplexError) {
-                try await open()
-                await output.write(.modelStatus(modelID: model, state: .ready, message: nil))
-            } catch {
-                await output.write(.modelStatus(modelID: model, state: .failed, message: error.message))
-                await output.write(.error(error))
-            }
-            await announceSession()
+            await rebind(to: model, reportingSwitch: true)
             return nil
         }
         await output.write(.modelStatus(

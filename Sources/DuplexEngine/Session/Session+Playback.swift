@@ -112,11 +112,8 @@ extension Session {
         reply.finishText()
         if let stopped = reply.stopReason {
             reason = .stopped
-            if case .bargeIn(let report) = stopped {
-                // Before `tts_end`: the client flushes its playback buffer on it.
-                await output.write(.bargeIn(report))
-                if report.fromEdge { metrics.bargeIn.recordMilliseconds(report.latencyMs) }
-            }
+            // `barge_in` (written by the lane that decided it) comes before `tts_end`.
+            if case .bargeIn = stopped { await reply.bargeInAnnounced.wait() }
         }
         if let failure { await output.write(.error(failure)) }
         await output.write(.replyEnded(turnID: reply.turnID, frames: reply.framesSent, reason: reason))

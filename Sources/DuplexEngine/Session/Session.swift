@@ -143,6 +143,11 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
                 generation = request
             case .falseInterruption:
                 metrics.falseInterruptions.increment()
+            case .bargeIn(let reply, let report):
+                // Before anything else about this turn: the client flushes its playback on it.
+                await output.write(.bargeIn(report))
+                if report.fromEdge { metrics.bargeIn.recordMilliseconds(report.latencyMs) }
+                reply.bargeInAnnounced.fire()
             }
         }
         return generation

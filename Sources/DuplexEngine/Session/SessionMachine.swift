@@ -15,6 +15,9 @@ enum SessionAction: Sendable {
     case generate(GenerationRequest)
     /// Count a pause that turned out not to be an interruption.
     case falseInterruption
+    /// Tell the client the reply was talked over (`barge_in`, before its `tts_end` and before
+    /// the transcript of the turn that stopped it).
+    case bargeIn(Reply, BargeInReport)
 }
 
 /// The session's state and its transitions.
@@ -267,11 +270,11 @@ struct SessionMachine: Sendable {
         return [.falseInterruption, .control(reply, .resume), .send(.bargeInResumed(turnID: reply.turnID, pausedMs: max(0, pausedMs)))]
     }
 
-    /// Stops a reply the user talked over (or that a new turn replaces); the player reports
-    /// `barge_in` before its `tts_end`.
+    /// Stops a reply the user talked over (or that a new turn replaces): `barge_in` goes out
+    /// first, and the player waits for it before `tts_end`.
     private mutating func bargeIn(_ reply: Reply, _ interruption: Interruption?) -> [SessionAction] {
         let report = reply.bargeInReport(edgeAt: interruption?.detectedAt)
-        return stopCurrent(reply, .bargeIn(report))
+        return stopCurrent(reply, .bargeIn(report)) + [.bargeIn(reply, report)]
     }
 
     // MARK: Transcripts (turn lane)

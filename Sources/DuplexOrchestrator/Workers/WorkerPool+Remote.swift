@@ -17,7 +17,7 @@ extension WorkerPool {
             do {
                 watcher = try RegistryWatcher(configuration: RegistryConfiguration(configuration.registry), logger: logger)
             } catch {
-                throw DuplexError(.invalidConfiguration, error.message)
+                throw DuplexError(.invalidConfiguration, error.message, cause: error)
             }
             let pool = WorkerPool(routing: configuration.routing)
             return (pool, [

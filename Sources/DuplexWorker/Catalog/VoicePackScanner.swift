@@ -48,7 +48,7 @@ public enum VoicePackScanner {
                 } catch let error as DuplexError {
                     result.problems.append(error)
                 } catch {
-                    result.problems.append(DuplexError(.invalidVoicePack, "Voice pack \(path): \(error)"))
+                    result.problems.append(DuplexError(.invalidVoicePack, "Voice pack \(path): \(error)", cause: error))
                 }
             }
         }
@@ -65,7 +65,7 @@ public enum VoicePackScanner {
         do {
             parsed = try Yams.load(yaml: text)
         } catch {
-            throw DuplexError(.invalidVoicePack, "Voice pack \(path): metadata.yaml is not valid YAML (\(error)).")
+            throw DuplexError(.invalidVoicePack, "Voice pack \(path): metadata.yaml is not valid YAML (\(error)).", cause: error)
         }
         guard let map = parsed as? [String: Any] else {
             throw DuplexError(.invalidVoicePack, "Voice pack \(path): metadata.yaml must be a map of keys.")

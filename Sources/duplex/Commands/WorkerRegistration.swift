@@ -30,7 +30,7 @@ enum WorkerRegistration {
                     version: "1", startedAt: started, ready: snapshot.ready)
             }
         } catch {
-            throw DuplexError(.invalidConfiguration, error.message)
+            throw DuplexError(.invalidConfiguration, error.message, cause: error)
         }
     }
 }

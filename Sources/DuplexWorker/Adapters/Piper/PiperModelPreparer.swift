@@ -39,7 +39,7 @@ public struct PiperModelPreparer: Sendable {
             modelData = try Data(contentsOf: URL(fileURLWithPath: model), options: .alwaysMapped)
             configData = try Data(contentsOf: URL(fileURLWithPath: configPath))
         } catch {
-            throw DuplexError(.invalidVoicePack, "Cannot read Piper voice '\(model)': \(error.localizedDescription)")
+            throw DuplexError(.invalidVoicePack, "Cannot read Piper voice '\(model)': \(error.localizedDescription)", cause: error)
         }
         let key = String(ContentHash.of(modelData, configData), radix: 16)
         let folder = "\(cacheDirectory)/piper/\(key)"
