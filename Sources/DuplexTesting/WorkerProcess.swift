@@ -37,10 +37,14 @@ public final class WorkerProcess: @unchecked Sendable {
         try self.init(port: port, arguments: arguments, environment: environment)
     }
 
-    /// Starts `duplex serve` (all-in-one, espeak default) on a free port.
-    public static func serve() throws -> WorkerProcess {
+    /// Starts `duplex serve` on a free port: all-in-one (espeak default), or routing to
+    /// `workers` (`grpc://…`).
+    /// `environment` adds `DUPLEX_…` settings.
+    public static func serve(workers: [String] = [], environment: [String: String] = [:]) throws -> WorkerProcess {
         let port = try FreePort.find()
-        return try WorkerProcess(port: port, arguments: ["serve", "--port", "\(port)", "--default-model", "espeak-en-us", "--log-level", "warning"])
+        var arguments = ["serve", "--port", "\(port)", "--default-model", "espeak-en-us", "--log-level", "warning"]
+        if !workers.isEmpty { arguments += ["--workers", workers.joined(separator: ",")] }
+        return try WorkerProcess(port: port, arguments: arguments, environment: environment)
     }
 
     private init(port: Int, arguments: [String], environment extra: [String: String] = [:]) throws {
@@ -62,18 +66,23 @@ public final class WorkerProcess: @unchecked Sendable {
     /// Whether the process is running.
     public var isRunning: Bool { process.isRunning }
 
-    /// Kills it with SIGKILL (a crash) and waits (up to 5 s) for it to be gone.
+    /// Kills it with SIGKILL (a crash, like `kill -9`). Does not wait: the kernel closes its
+    /// sockets as it dies; ``waitUntilGone()`` waits for the exit.
     public func kill() {
         guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGCONT)
         Foundation.kill(process.processIdentifier, SIGKILL)
-        waitUntilGone()
     }
 
-    /// Polls for exit instead of `Process.waitUntilExit()`, which spins a run loop on the
-    /// calling thread and can stall a Swift concurrency thread under load.
-    private func waitUntilGone(timeout: Double = 5) {
-        let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning, Date() < deadline { usleep(5_000) }
+    /// Waits (polling with `Task.sleep`, never blocking a thread) until the process exited.
+    /// - Returns: false if it still runs after `timeout`.
+    @discardableResult
+    public func waitUntilGone(timeout: Duration = .seconds(10)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return !process.isRunning
     }
 
     /// Sends `signal` (e.g. SIGSTOP to freeze it, SIGCONT to let it go on).
@@ -87,17 +96,18 @@ public final class WorkerProcess: @unchecked Sendable {
     }
 
     /// Waits for exit (up to 30 s) and returns the status (-1 if it is still running).
-    public func waitForExit() -> Int32 {
-        waitUntilGone(timeout: 30)
+    public func waitForExit() async -> Int32 {
+        await waitUntilGone(timeout: .seconds(30))
         return process.isRunning ? -1 : process.terminationStatus
     }
 
-    /// Stops it with SIGTERM (graceful) and waits (up to 10 s, then SIGKILL).
+    /// Stops it with SIGTERM (graceful), without waiting; a process still running 10 s later
+    /// is killed. Safe in a `defer` (it never blocks the calling thread).
     public func terminate() {
         guard process.isRunning else { return }
+        Foundation.kill(process.processIdentifier, SIGCONT)
         process.terminate()
-        waitUntilGone(timeout: 10)
-        kill()
+        DispatchQueue.global().asyncAfter(deadline: .now() + 10) { [self] in kill() }
     }
 
     deinit { kill() }

@@ -59,6 +59,7 @@ import Testing
                 #expect(down.errors.contains { $0.hasPrefix("WORKER_UNAVAILABLE") })
 
                 // The worker comes back on the same address: the next reply works.
+                await worker.waitUntilGone()
                 let revived = try WorkerProcess(port: port)
                 defer { revived.terminate() }
                 var recovered: SpokenReply?
@@ -94,6 +95,6 @@ import Testing
             }
             #expect(closed)
         }
-        #expect(server.waitForExit() == 0)
+        #expect(await server.waitForExit() == 0)
     }
 }

@@ -248,16 +248,18 @@ struct RedisClientTests {
 
     @Test("no server: connectionFailed within the connect window")
     func connectionRefused() async throws {
-        let port = try RedisServerProcess.freeLoopbackPort()
-        var settings = RedisConfiguration(host: "127.0.0.1", port: port)
-        settings.connectTimeout = .milliseconds(500)
-        let configuration = settings
-        try await withTimeout {
-            try await withClient(configuration) { client throws in
-                await #expect {
-                    _ = try await client.ping()
-                } throws: { error in
-                    (error as? RedisError)?.code == .connectionFailed
+        // A port held (bound, not listening) for the test: nothing else can take it meanwhile.
+        try await RedisServerProcess.withRefusingPort { port in
+            var settings = RedisConfiguration(host: "127.0.0.1", port: port)
+            settings.connectTimeout = .milliseconds(500)
+            let configuration = settings
+            try await withTimeout {
+                try await withClient(configuration) { client throws in
+                    await #expect {
+                        _ = try await client.ping()
+                    } throws: { error in
+                        (error as? RedisError)?.code == .connectionFailed
+                    }
                 }
             }
         }

@@ -55,15 +55,29 @@ import Testing
         // What the client heard, through Whisper: every sentence once, in order.
         let samples = SampleConversion.float(from: reply.samples)
         let resampler = try Resampler(from: OutputFormat.sampleRate, to: 16_000)
-        let heard = try SpeechModels.whisper.get().transcribe(resampler.process(samples) + resampler.flush()).text
+        let heard = try await SpeechModels.transcribe(resampler.process(samples) + resampler.flush()).text
         print("failover heard: \(heard)")
         let normalized = TextNormalizer().normalize(heard).lowercased()
         let wer = wordErrorRate(reference: text, hypothesis: normalized)
         print("failover WER \(wer), worker_changed \(event.json ?? [:])")
         #expect(wer <= 0.25)  // the clause at the seam may lose or blur a syllable
-        // Words away from the seam (the kill lands in the second sentence): each heard once.
-        for word in ["train", "bridge", "lighthouse", "harbor"] {
-            #expect(normalized.components(separatedBy: word).count - 1 == 1, "'\(word)' should be heard exactly once")
+        Self.expectEverySentenceOnce(heard: normalized, markers: Array(Self.markers.prefix(5)))
+    }
+
+    /// Three distinctive words of each test sentence.
+    static let markers = [
+        ["morning", "station", "train"], ["coat", "valley", "cold"], ["lunch", "stone", "bridge"],
+        ["after", "climbs", "toward"], ["dinner", "served", "restaurant"], ["breakfast", "early", "sails"],
+    ]
+
+    /// Every sentence heard (at least two of its three words; Whisper may misspell one, as
+    /// "harber" or "fairy") and none twice (no word of it heard more than once).
+    static func expectEverySentenceOnce(heard: String, markers: [[String]]) {
+        let words = heard.split(whereSeparator: { !$0.isLetter }).map(String.init)
+        for sentence in markers {
+            let counts = sentence.map { word in words.filter { $0 == word }.count }
+            #expect(counts.filter { $0 > 0 }.count >= 2, "sentence with \(sentence) lost: \(heard)")
+            #expect(counts.allSatisfy { $0 <= 1 }, "sentence with \(sentence) repeated: \(heard)")
         }
     }
 
@@ -121,17 +135,12 @@ import Testing
 
         let samples = SampleConversion.float(from: reply.samples)
         let resampler = try Resampler(from: OutputFormat.sampleRate, to: 16_000)
-        let heard = try SpeechModels.whisper.get().transcribe(resampler.process(samples) + resampler.flush()).text
+        let heard = try await SpeechModels.transcribe(resampler.process(samples) + resampler.flush()).text
         let normalized = TextNormalizer().normalize(heard).lowercased()
         print("double failover heard: \(heard)")
         print("double failover WER \(wordErrorRate(reference: text, hypothesis: normalized)), worker_changed \(changes)")
-        #expect(wordErrorRate(reference: text, hypothesis: normalized) <= 0.3)
-        for word in ["train", "coat", "lunch", "lighthouse", "harbor", "breakfast"] {
-            #expect(normalized.components(separatedBy: word).count - 1 <= 1, "'\(word)' should not be heard twice")
-        }
-        for word in ["train", "harbor", "sails"] {
-            #expect(normalized.contains(word), "'\(word)' should be heard")
-        }
+        #expect(wordErrorRate(reference: text, hypothesis: normalized) <= 0.25)
+        Self.expectEverySentenceOnce(heard: normalized, markers: Self.markers)
     }
 }
 

@@ -31,7 +31,7 @@ import Testing
         let frames = stride(from: 0, to: reply.pcm.count, by: OutputFormat.bytesPerFrame).map {
             reply.pcm.subdata(in: $0..<min(reply.pcm.count, $0 + OutputFormat.bytesPerFrame))
         }
-        let heard = try SpeechModels.whisper.get().transcribe(try SpeechModels.downsample(frames: frames)).text
+        let heard = try await SpeechModels.transcribe(try SpeechModels.downsample(frames: frames)).text
         let wer = wordErrorRate(reference: text, hypothesis: heard)
         print("server piper → whisper: '\(heard)' WER \(wer), first audio \(latency)")
         // One sentence: a single misheard word is 9 %; the 11-sentence round trip holds the 15 % bar.

@@ -29,6 +29,16 @@ enum SpeechModels {
         try WhisperRecognizer(modelDirectory: TestAssets.whisperTinyEn)
     }
 
+    /// Whisper decodes for checks run here, one at a time, never on a Swift concurrency
+    /// thread: a decode of several seconds there would stall every test running beside it.
+    static let decoder = BlockingExecutor(name: "test-whisper", threads: 1)
+
+    /// What Whisper hears in 16 kHz audio.
+    static func transcribe(_ audio: [Float]) async throws -> Transcription {
+        let recognizer = try whisper.get()
+        return try await decoder.run { recognizer.transcribe(audio) }
+    }
+
     /// 48 kHz s16le frames → 16 kHz floats.
     static func downsample(frames: [Data]) throws -> [Float] {
         var pcm: [Int16] = []
@@ -61,7 +71,7 @@ enum SpeechModels {
         let lease = try await manager.acquire("piper-en-us-joe")
         defer { Task { await manager.release(lease) } }
         #expect(lease.model.voice.sampleRate == 22_050)
-        let whisper = try SpeechModels.whisper.get()
+        _ = try SpeechModels.whisper.get()
         var errors = 0.0, words = 0.0
         for sentence in Self.sentences {
             let pipeline = SynthesisPipeline(
@@ -80,7 +90,7 @@ enum SpeechModels {
             // Only a sanity bound: the suite runs Whisper, Chromium and several Piper workers in
             // parallel on 2 cores (`duplex bench tts --local-rtf` gives the real figure, ~0.06).
             #expect(figures.realTimeFactors.allSatisfy { $0 < 30 }, "far slower than real time: \(figures.realTimeFactors)")
-            let heard = whisper.transcribe(try SpeechModels.downsample(frames: pcm)).text
+            let heard = try await SpeechModels.transcribe(try SpeechModels.downsample(frames: pcm)).text
             let reference = TextNormalizer().normalize(sentence)
             let wer = wordErrorRate(reference: reference, hypothesis: TextNormalizer().normalize(heard))
             let count = Double(reference.split(separator: " ").count)

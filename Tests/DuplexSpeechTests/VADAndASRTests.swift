@@ -104,20 +104,18 @@ import Testing
 }
 
 @Suite struct WhisperRecognizerTests {
-    @Test func transcribesRecordedHumanSpeech() throws {
-        let whisper = try SpeechModels.whisper.get()
+    @Test func transcribesRecordedHumanSpeech() async throws {
         let wav = try WAVFile.read(path: TestAssets.clip("beckett"))
         #expect(wav.sampleRate == 16_000)
-        let result = whisper.transcribe(SampleConversion.float(from: wav.samples))
+        let result = try await SpeechModels.transcribe(SampleConversion.float(from: wav.samples))
         print("beckett: \(result.text)")
         #expect(result.audioSeconds > 9)
         #expect(result.text.split(separator: " ").count >= 10)
     }
 
-    @Test func longAudioIsTranscribedInPieces() throws {
-        let whisper = try SpeechModels.whisper.get()
+    @Test func longAudioIsTranscribedInPieces() async throws {
         let wav = try WAVFile.read(path: TestAssets.clip("two_cities"))
-        let result = whisper.transcribe(SampleConversion.float(from: wav.samples))
+        let result = try await SpeechModels.transcribe(SampleConversion.float(from: wav.samples))
         print("two_cities (\(result.audioSeconds) s): \(result.text)")
         let text = result.text.lowercased()
         #expect(text.contains("best of times") && text.contains("worst of times"))
@@ -125,11 +123,10 @@ import Testing
         #expect(result.text.split(separator: " ").count > 80)
     }
 
-    @Test func silenceGivesLittleOrNoTextAndMissingModelsAreTypedErrors() throws {
-        let whisper = try SpeechModels.whisper.get()
-        let result = whisper.transcribe([Float](repeating: 0, count: 16_000))
+    @Test func silenceGivesLittleOrNoTextAndMissingModelsAreTypedErrors() async throws {
+        let result = try await SpeechModels.transcribe([Float](repeating: 0, count: 16_000))
         #expect(result.text.split(separator: " ").count <= 3)
-        #expect(whisper.transcribe([]).text.isEmpty)
+        #expect(try await SpeechModels.transcribe([]).text.isEmpty)
         #expect(throws: DuplexError.self) { _ = try WhisperRecognizer(modelDirectory: "/nonexistent/whisper") }
     }
 }

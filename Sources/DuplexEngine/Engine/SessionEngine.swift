@@ -10,11 +10,11 @@ import Synchronization
 /// comes back through the ``SessionOutput``. The session ends when the input sequence ends
 /// (the client is gone).
 ///
-/// Inside, one task group runs the session's lanes: the receive path (this task), the
-/// binding lane (worker sessions: open, model switches, failover), the control lane (worker
-/// PAUSE/RESUME/STOP), the playback lane (replies one after another), the listening lane
-/// (microphone → VAD) and the turn lane (Whisper, responder). Worker RPCs never run on the
-/// receive path, and everything the session started ends with it: teardown cancels the
+/// Inside, one task group runs the session's lanes: the receive path (this task: client
+/// messages, and the microphone through the VAD), the binding lane (worker sessions: open,
+/// model switches, failover), the control lane (worker PAUSE/RESUME/STOP), the playback lane
+/// (replies one after another) and the turn lane (Whisper, responder). Worker RPCs never run
+/// on the receive path, and everything the session started ends with it: teardown cancels the
 /// group, closes the worker session and releases its reservation.
 ///
 /// ```swift
@@ -63,7 +63,6 @@ public struct SessionEngine<C: Clock & Sendable>: Sendable where C.Duration == D
                 group.addTask { await session.runBindingLane() }
                 group.addTask { await session.runControlLane() }
                 group.addTask { await session.runPlaybackLane() }
-                group.addTask { await session.runListeningLane() }
                 group.addTask { await session.runTurnLane() }
                 session.openWorkerSession()
                 do {

@@ -5,7 +5,7 @@ import Logging
 import Metrics
 import Synchronization
 
-/// Conversation mode: microphone audio → VAD (listening lane) → Whisper → responder (turn
+/// Conversation mode: microphone audio → VAD (receive path) → Whisper → responder (turn
 /// lane) → reply, with barge-in.
 ///
 /// Two detectors hear the microphone: the turn VAD ends turns, and the barge-in detector
@@ -14,26 +14,23 @@ import Synchronization
 /// stops the reply (`barge_in`); shorter sounds let it resume where it paused; speech short
 /// enough to be a backchannel waits for its transcript.
 extension Session {
-    /// Feeds microphone chunks to their listener, one at a time, and turns what it hears
-    /// into transitions.
-    func runListeningLane() async {
-        await probe.tracking {
-            while let chunk = try? await audio.next() {
-                let events: [SpeechEvent]
-                let position: Int
-                do throws(DuplexError) {
-                    events = try await chunk.listener.accept(chunk.pcm)
-                    position = await chunk.listener.positionMs
-                } catch {
-                    await output.write(.error(error))
-                    continue
-                }
-                for event in events {
-                    await perform(machine.withLock { $0.heard(event, positionMs: position, receivedAt: chunk.receivedAt, listener: chunk.listener) })
-                }
-                await perform(machine.withLock { $0.confirmInterruption(positionMs: position) })
-            }
+    /// Feeds a microphone chunk to the session's listener and turns what it hears into
+    /// transitions (on the receive path: chunks are heard in order, and a barge-in edge closes
+    /// the reply's gate at once).
+    func hear(_ pcm: Data, on listener: any SpeechListener, receivedAt: Duration) async {
+        let events: [SpeechEvent]
+        let position: Int
+        do throws(DuplexError) {
+            events = try await listener.accept(pcm)
+            position = await listener.positionMs
+        } catch {
+            await output.write(.error(error))
+            return
         }
+        for event in events {
+            await perform(machine.withLock { $0.heard(event, positionMs: position, receivedAt: receivedAt, listener: listener) })
+        }
+        await perform(machine.withLock { $0.confirmInterruption(positionMs: position) })
     }
 
     /// Transcribes utterances in order (Whisper runs one decode at a time anyway) and answers

@@ -179,7 +179,7 @@ struct SessionMachine: Sendable {
         }
     }
 
-    // MARK: Microphone (listening lane)
+    // MARK: Microphone (receive path)
 
     /// One event of the session's listener; `receivedAt` is when its audio arrived and
     /// `positionMs` the input time after the chunk.
