@@ -13,27 +13,46 @@ import Testing
 /// A worker killed (SIGKILL) in the middle of a reply: the session moves to another worker
 /// and the reply completes there. Whisper checks that no clause is lost or repeated.
 @Suite(.serialized) struct FailoverTests {
-    @Test func aWorkerKilledMidReplyHandsTheRestToAnotherWorker() async throws {
-        let redis = try await RedisServerProcess.start()
-        defer { Task { try? await redis.stop() } }
-        let registration = { (name: String) in (url: redis.url, name: name, heartbeatMs: 500, ttlMs: 5000) }
-        let workers = try ["one", "two"].map { name in
+    static let sentences = [
+        "The morning train leaves the station at seven.", "Bring a warm coat because the valley gets cold.",
+        "We will stop for lunch near the old stone bridge.", "After that the path climbs toward the lighthouse.",
+        "Dinner is served in the harbor restaurant at eight.", "Breakfast is early because the ferry sails at nine.",
+    ]
+
+    /// Piper worker processes registered in `redis`, ready.
+    static func piperWorkers(_ names: [String], redis: RedisServerProcess) async throws -> [WorkerProcess] {
+        let workers = try names.map { name in
             try WorkerProcess(
                 adapters: "piper", defaultModel: "piper-en-us-joe", voicepacks: TestAssets.voicepacks, cacheDirectory: SpeechModels.cache,
-                registry: registration(name))
+                registry: (url: redis.url, name: name, heartbeatMs: 500, ttlMs: 5000))
         }
-        defer { workers.forEach { $0.terminate() } }
-        _ = try await redis.waitForRegistry(seconds: 60, "two ready workers") { $0.count == 2 && $0.allSatisfy(\.ready) }
+        _ = try await redis.waitForRegistry(seconds: 90, "\(names.count) ready workers") { $0.count == names.count && $0.allSatisfy(\.ready) }
+        return workers
+    }
 
-        let sentences = [
-            "The morning train leaves the station at seven.", "Bring a warm coat because the valley gets cold.",
-            "We will stop for lunch near the old stone bridge.", "After that the path climbs toward the lighthouse.",
-            "Dinner is served in the harbor restaurant at eight.",
-        ]
-        let text = sentences.joined(separator: " ")
+    /// An orchestrator routing through `redis`.
+    static func configuration(redis: RedisServerProcess) -> DuplexConfiguration {
         var config = TestServer.configuration()
         config.registry.redisURL = redis.url
         config.registry.rescanMs = 500
+        return config
+    }
+
+    /// What Whisper hears in a reply, normalized.
+    static func heard(_ reply: SpokenReply) async throws -> (raw: String, normalized: String) {
+        let samples = SampleConversion.float(from: reply.samples)
+        let resampler = try Resampler(from: OutputFormat.sampleRate, to: 16_000)
+        let heard = try await SpeechModels.transcribe(resampler.process(samples) + resampler.flush()).text
+        return (heard, TextNormalizer().normalize(heard).lowercased())
+    }
+
+    @Test func aWorkerKilledMidReplyHandsTheRestToAnotherWorker() async throws {
+        let redis = try await RedisServerProcess.start()
+        defer { Task { try? await redis.stop() } }
+        let workers = try await Self.piperWorkers(["one", "two"], redis: redis)
+        defer { workers.forEach { $0.terminate() } }
+        let text = Self.sentences.prefix(5).joined(separator: " ")
+        let config = Self.configuration(redis: redis)
         let logger = Logger(label: "test")
         let (reply, changed) = try await TestServer.with(config) { server in
             try await DuplexConnection.connect(url: server.webSocketURL, logger: logger) { connection in
@@ -53,11 +72,8 @@ import Testing
         #expect(event.json?["from"] as? String != event.json?["to"] as? String)
 
         // What the client heard, through Whisper: every sentence once, in order.
-        let samples = SampleConversion.float(from: reply.samples)
-        let resampler = try Resampler(from: OutputFormat.sampleRate, to: 16_000)
-        let heard = try await SpeechModels.transcribe(resampler.process(samples) + resampler.flush()).text
+        let (heard, normalized) = try await Self.heard(reply)
         print("failover heard: \(heard)")
-        let normalized = TextNormalizer().normalize(heard).lowercased()
         let wer = wordErrorRate(reference: text, hypothesis: normalized)
         print("failover WER \(wer), worker_changed \(event.json ?? [:])")
         #expect(wer <= 0.25)  // the clause at the seam may lose or blur a syllable
@@ -87,23 +103,10 @@ import Testing
     @Test func twoFailoversInOneReplyWithThreeWorkers() async throws {
         let redis = try await RedisServerProcess.start()
         defer { Task { try? await redis.stop() } }
-        let workers = try ["one", "two", "three"].map { name in
-            try WorkerProcess(
-                adapters: "piper", defaultModel: "piper-en-us-joe", voicepacks: TestAssets.voicepacks, cacheDirectory: SpeechModels.cache,
-                registry: (url: redis.url, name: name, heartbeatMs: 500, ttlMs: 5000))
-        }
+        let workers = try await Self.piperWorkers(["one", "two", "three"], redis: redis)
         defer { workers.forEach { $0.terminate() } }
-        _ = try await redis.waitForRegistry(seconds: 90, "three ready workers") { $0.count == 3 && $0.allSatisfy(\.ready) }
-
-        let sentences = [
-            "The morning train leaves the station at seven.", "Bring a warm coat because the valley gets cold.",
-            "We will stop for lunch near the old stone bridge.", "After that the path climbs toward the lighthouse.",
-            "Dinner is served in the harbor restaurant at eight.", "Breakfast is early because the ferry sails at nine.",
-        ]
-        let text = sentences.joined(separator: " ")
-        var config = TestServer.configuration()
-        config.registry.redisURL = redis.url
-        config.registry.rescanMs = 500
+        let text = Self.sentences.joined(separator: " ")
+        let config = Self.configuration(redis: redis)
         let logger = Logger(label: "test")
         let (reply, changes) = try await TestServer.with(config) { server in
             try await DuplexConnection.connect(url: server.webSocketURL, logger: logger) { connection in
@@ -133,10 +136,7 @@ import Testing
         #expect(first.from != first.to && second.from == first.to && second.to != first.to && second.to != first.from)
         #expect(second.resumeSegment > first.resumeSegment)
 
-        let samples = SampleConversion.float(from: reply.samples)
-        let resampler = try Resampler(from: OutputFormat.sampleRate, to: 16_000)
-        let heard = try await SpeechModels.transcribe(resampler.process(samples) + resampler.flush()).text
-        let normalized = TextNormalizer().normalize(heard).lowercased()
+        let (heard, normalized) = try await Self.heard(reply)
         print("double failover heard: \(heard)")
         print("double failover WER \(wordErrorRate(reference: text, hypothesis: normalized)), worker_changed \(changes)")
         #expect(wordErrorRate(reference: text, hypothesis: normalized) <= 0.25)
