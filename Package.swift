@@ -144,6 +144,15 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: Worker conformance kit (`duplex conformance`, adapter test suites)
+        .target(
+            name: "DuplexConformance",
+            dependencies: [
+                "DuplexCore", "DuplexProto", "DuplexEngine",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Orchestrator (HTTP, the WebSocket adapter, registry services)
         .target(
             name: "DuplexOrchestrator",
@@ -179,7 +188,7 @@ let package = Package(
         .executableTarget(
             name: "duplex",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine",
+                "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexConformance",
                 "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
@@ -199,7 +208,7 @@ let package = Package(
         .target(
             name: "DuplexTesting",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexClient",
+                "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexClient",
                 "DuplexProto", "DuplexConfig", "DuplexLLM", "DuplexRedis", "DuplexRegistry",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -219,14 +228,14 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexWorkerTests",
-            dependencies: ["DuplexWorker", "DuplexTesting", "DuplexEspeak", "DuplexCore", "DuplexDSP"],
+            dependencies: ["DuplexWorker", "DuplexTesting", "DuplexEspeak", "DuplexCore", "DuplexDSP", "DuplexConformance"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
         .testTarget(
             name: "DuplexSpeechTests",
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
-                "DuplexOrchestrator", "DuplexEngine", "DuplexProto", "DuplexLLM", "DuplexRegistry",
+                "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
@@ -268,7 +277,7 @@ let package = Package(
             name: "DuplexIntegrationTests",
             dependencies: [
                 "DuplexOrchestrator", "DuplexEngine", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore", "DuplexRegistry",
-                "DuplexRedis",
+                "DuplexRedis", "DuplexConformance",
             ],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),

@@ -68,7 +68,7 @@ import Testing
             _ = await Self.speak(a, base: 0, limit: killAfter, session: session, clientFramesBefore: 0, skip: 0)
             first.kill()
 
-            guard case .workerChanged(let turn, let from, let to, let resumeSegment) = await session.events.next("worker_changed") else { return }
+            guard case .workerChanged(let turn, let from, let to, let resumeSegment, _) = await session.events.next("worker_changed") else { return }
             #expect(turn == "s1-t1")
             #expect(from == first.name)
             // The announced worker is the one whose session opened and that synthesizes.
@@ -110,13 +110,13 @@ import Testing
             let a = await first.waitForSynthesis(1)
             _ = await Self.speak(a, base: 0, limit: 2, session: session, clientFramesBefore: 0, skip: 0)
             first.kill()
-            guard case .workerChanged(_, let from1, let to1, _) = await session.events.next("worker_changed") else { return }
+            guard case .workerChanged(_, let from1, let to1, _, _) = await session.events.next("worker_changed") else { return }
             let second = try #require(session.worker(to1))
             let b = await second.waitForSynthesis(1)
             // B re-speaks the first clause (2 frames skipped), then is killed after `secondKill` frames.
             _ = await Self.speak(b, base: 0, limit: secondKill, session: session, clientFramesBefore: 2, skip: 2)
             second.kill()
-            guard case .workerChanged(_, let from2, let to2, let resume2) = await session.events.next("worker_changed") else { return }
+            guard case .workerChanged(_, let from2, let to2, let resume2, _) = await session.events.next("worker_changed") else { return }
             #expect(from1 == first.name)
             #expect(from2 == to1)
             #expect(to2 != from1 && to2 != from2)
@@ -150,7 +150,7 @@ import Testing
             #expect(a.synthesisID.hasPrefix(first.name))
             _ = await Self.speak(a, base: 0, limit: 4, session: session, clientFramesBefore: 0, skip: 0)
             first.kill()
-            guard case .workerChanged(_, _, let to, let resume) = await session.events.next("worker_changed") else { return }
+            guard case .workerChanged(_, _, let to, let resume, _) = await session.events.next("worker_changed") else { return }
             #expect(resume == 1)
             let second = try #require(session.worker(to))
             let b = await second.waitForSynthesis(1)
@@ -158,6 +158,32 @@ import Testing
             #expect(b.progress.value.text == "Bravo two. Charlie three.")
             _ = await Self.speak(b, base: 1, limit: nil, session: session, clientFramesBefore: 4, skip: 1)
             await session.events.next("tts_end")
+            #expect(Self.heard(session) == Self.everyFrameOnce)
+        }
+    }
+
+    @Test func whenNoLiveWorkerHasTheVoiceTheReplyGoesOnInAnotherOne() async throws {
+        let workers = [ScriptedWorker(name: "w1", models: ["voice-a", "voice-b"]), ScriptedWorker(name: "w2", models: ["voice-c", "voice-d"])]
+        try await EngineHarness.run(workers: workers) { session in
+            guard case .sessionStarted(let started) = await session.events.next("session_start") else { return }
+            let first = try #require(session.worker(started.worker))
+            let other = try #require(workers.first { $0 !== first })
+            // The client chose the bound worker's second voice, which only that worker has.
+            let voice = first.state.value.models.keys.sorted()[1]
+            session.send(.start(SessionOptions(modelID: voice)))
+            guard case .sessionStarted(let switched) = await session.events.next("session_start") else { return }
+            #expect(switched.modelID == voice)
+            session.send(.text(Self.text, isFinal: true))
+            let a = await first.waitForSynthesis(1)
+            _ = await Self.speak(a, base: 0, limit: 4, session: session, clientFramesBefore: 0, skip: 0)
+            first.kill()
+            guard case .workerChanged(_, _, let to, _, let model) = await session.events.next("worker_changed") else { return }
+            #expect(to == other.name)
+            #expect(model == other.state.value.models.keys.sorted()[0])
+            let b = await other.waitForSynthesis(1)
+            _ = await Self.speak(b, base: 1, limit: nil, session: session, clientFramesBefore: 4, skip: 1)
+            let end = await session.events.next("tts_end")
+            #expect(end.endReason == .completed)
             #expect(Self.heard(session) == Self.everyFrameOnce)
         }
     }
@@ -219,7 +245,7 @@ import Testing
             // Silence past the 2 s stall timeout while playing: the worker is gone.
             session.clock.advance(by: .milliseconds(2100))
             session.clock.advance(by: .milliseconds(2100))
-            guard case .workerChanged(_, let from, _, _) = await session.events.next("worker_changed") else { return }
+            guard case .workerChanged(_, let from, _, _, _) = await session.events.next("worker_changed") else { return }
             #expect(from == first.name)
         }
     }

@@ -42,7 +42,7 @@ import Testing
             let catalog = try JSONSerialization.jsonObject(with: models) as? [String: Any]
             #expect(modelsStatus == 200 && (catalog?["models"] as? [[String: Any]])?.contains { $0["model_id"] as? String == "espeak-en-us" } == true)
 
-            return try await Self.run(python, [
+            return try await ProgramRun.run(python, [
                 "\(TestAssets.repositoryRoot)/tools/browser_e2e.py", "--url", "\(server.httpURL)/", "--mic-wav", wav,
                 "--screenshot", screenshot, "--expect-words", "library,open", "--expect-barge-in", "--timeout", "90",
             ])
@@ -54,33 +54,5 @@ import Testing
         #expect((json?["framesPlayed"] as? Int ?? 0) > 25)
         #expect((json?["bargeIns"] as? Int ?? 0) >= 1)
         #expect(FileManager.default.fileExists(atPath: screenshot))
-    }
-
-    /// Runs a program to completion without blocking a concurrency thread.
-    static func run(_ program: String, _ arguments: [String]) async throws -> (status: Int32, output: String, errors: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("duplex-e2e-\(UUID().uuidString).out")
-        let errors = FileManager.default.temporaryDirectory.appendingPathComponent("duplex-e2e-\(UUID().uuidString).err")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        defer {
-            try? FileManager.default.removeItem(at: output)
-            try? FileManager.default.removeItem(at: errors)
-        }
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(180)
-        while process.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
-        }
-        return (
-            process.terminationStatus, (try? String(contentsOf: output, encoding: .utf8)) ?? "",
-            (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        )
     }
 }

@@ -1,3 +1,4 @@
+import DuplexConformance
 import DuplexCore
 import DuplexDSP
 import DuplexSherpa
@@ -200,5 +201,20 @@ enum SpeechModels {
         } catch {
             #expect([DuplexError.Code.invalidVoicePack, .modelLoadFailed].contains(error.code))
         }
+    }
+}
+
+/// The worker conformance kit against the Piper adapter (a non-deterministic neural voice).
+@Suite struct PiperConformanceTests {
+    @Test func thePiperAdapterPassesTheConformanceKit() async throws {
+        let config = InProcessWorker.configuration(adapters: ["piper"], defaultModel: "piper-en-us-joe", voicepacks: TestAssets.voicepacks)
+        var relaxed = WorkerConformance.Settings()
+        relaxed.enforceTiming = false
+        let settings = relaxed
+        let report = try await InProcessWorker.with(config) { connection in
+            await WorkerConformance(worker: connection, settings: settings).run()
+        }
+        print("conformance of piper:\n\(report.table)")
+        #expect(report.passed, "\(report.table)")
     }
 }

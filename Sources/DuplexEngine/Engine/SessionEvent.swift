@@ -31,8 +31,8 @@ public enum SessionEvent: Sendable {
     /// A reply paused by a short sound resumed where it paused.
     case bargeInResumed(turnID: String, pausedMs: Int)
     /// The session moved to another worker mid-reply; the reply goes on there from segment
-    /// `resumeSegment`.
-    case workerChanged(turnID: String, from: String, to: String, resumeSegment: Int)
+    /// `resumeSegment`, with `modelID` (another voice when no live worker had the session's).
+    case workerChanged(turnID: String, from: String, to: String, resumeSegment: Int, modelID: String)
     /// Per-turn figures once the reply's first frame is sent.
     case turnMetrics(turnID: String, speechToSpeechMs: Int, asrMs: Int, responderMs: Int)
 }

@@ -171,8 +171,9 @@ extension Session {
     // MARK: Failover
 
     /// Moves the session off a failed worker: one pick (a reservation) per candidate, and
-    /// the worker announced to the client is the one whose session opened. The failed
-    /// worker's session is ended off this path.
+    /// the worker announced to the client is the one whose session opened. Workers with the
+    /// session's model come first; when none is left, another worker's default model takes
+    /// over. The failed worker's session is ended off this path.
     private func failover(
         from: WorkerBinding, excluding: Set<String>, group: inout DiscardingTaskGroup
     ) async -> Result<WorkerBinding, DuplexError> {
@@ -189,7 +190,14 @@ extension Session {
             }
             machine.withLock { $0.binding = .failingOver(from: from, to: reservation) }
             do throws(DuplexError) {
-                let binding = try await startWorkerSession(on: reservation, model: model, options: options)
+                let binding: WorkerBinding
+                do throws(DuplexError) {
+                    binding = try await startWorkerSession(on: reservation, model: model, options: options)
+                } catch where error.code == .unknownModel && !model.isEmpty {
+                    // No live worker has the voice: the reply goes on in this worker's default
+                    // voice rather than stopping (`worker_changed.model_id` says which).
+                    binding = try await startWorkerSession(on: reservation, model: "", options: options)
+                }
                 machine.withLock { m in
                     m.binding = .bound(binding)
                     m.lastModelID = binding.modelID

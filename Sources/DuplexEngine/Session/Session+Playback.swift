@@ -96,7 +96,8 @@ extension Session {
                 switch await requestBinding({ .failover(from: binding, excluding: excluded, $0) }) {
                 case .success(let moved):
                     metrics.failovers.increment()
-                    await output.write(.workerChanged(turnID: reply.turnID, from: address, to: moved.worker.address, resumeSegment: point.segment))
+                    await output.write(.workerChanged(
+                        turnID: reply.turnID, from: address, to: moved.worker.address, resumeSegment: point.segment, modelID: moved.modelID))
                     resume = point
                     next = moved
                 case .failure:

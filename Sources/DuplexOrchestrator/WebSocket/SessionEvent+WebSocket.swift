@@ -44,8 +44,10 @@ extension SessionEvent {
             ]
         case .bargeInResumed(let turnID, let pausedMs):
             object = ["type": "barge_in_resumed", "turn_id": turnID, "paused_ms": pausedMs]
-        case .workerChanged(let turnID, let from, let to, let resumeSegment):
-            object = ["type": "worker_changed", "turn_id": turnID, "from": from, "to": to, "resume_segment": resumeSegment]
+        case .workerChanged(let turnID, let from, let to, let resumeSegment, let modelID):
+            object = [
+                "type": "worker_changed", "turn_id": turnID, "from": from, "to": to, "resume_segment": resumeSegment, "model_id": modelID,
+            ]
         case .turnMetrics(let turnID, let speechToSpeechMs, let asrMs, let responderMs):
             object = [
                 "type": "turn_metrics", "turn_id": turnID, "speech_to_speech_ms": speechToSpeechMs, "asr_ms": asrMs,

@@ -8,7 +8,7 @@ struct Duplex: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duplex",
         abstract: "Realtime speech↔speech engine: orchestrator, TTS workers and tools.",
-        subcommands: [Serve.self, Worker.self, Say.self, Talk.self, Bench.self, Models.self, Cluster.self, Doctor.self])
+        subcommands: [Serve.self, Worker.self, Say.self, Talk.self, Bench.self, Models.self, Cluster.self, Conformance.self, Doctor.self])
 }
 
 /// Options shared by commands that read the configuration.
