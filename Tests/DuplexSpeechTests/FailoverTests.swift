@@ -82,7 +82,7 @@ import Testing
 
     /// Three distinctive words of each test sentence.
     static let markers = [
-        ["morning", "station", "train"], ["coat", "valley", "cold"], ["lunch", "stone", "bridge"],
+        ["morning", "station", "train"], ["bring", "warm", "cold"], ["lunch", "stone", "bridge"],
         ["after", "climbs", "toward"], ["dinner", "served", "restaurant"], ["breakfast", "early", "sails"],
     ]
 

@@ -91,10 +91,12 @@ public final class WorkerPool: Sendable {
                     record.metrics.queueDepth = max(record.metrics.queueDepth, local[record.address] ?? 0)
                     return record
                 }
+                // The router excludes by worker name; failures and exclusions are by address.
+                let downNames = Set(candidates.filter { down.contains($0.address) }.map(\.name))
                 // The model may be in no worker's catalog yet: then any healthy worker can say so.
-                let ranked = router.rank(candidates, for: request, excluding: down)
+                let ranked = router.rank(candidates, for: request, excluding: downNames)
                 let fallback = ranked.isEmpty && request.modelID != nil
-                    ? router.rank(candidates, for: RouteRequest(requiredCapabilities: requiredCapabilities), excluding: down) : ranked
+                    ? router.rank(candidates, for: RouteRequest(requiredCapabilities: requiredCapabilities), excluding: downNames) : ranked
                 guard let best = fallback.first, let connection = usable.first(where: { $0.address == best.address }) else { return nil }
                 if reserve { local[connection.address, default: 0] += 1 }
                 return connection
