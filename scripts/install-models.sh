@@ -155,6 +155,20 @@ else
 fi
 PIP="$VENV/bin/pip"
 
+# ---------------------------------------------------------------- 1b. Python worker SDK
+step "installing the Python worker SDK (sdk/python)"
+SDK="$REPO/sdk/python"
+SDKKEY="sdk=$(find "$SDK" -type f \( -name '*.py' -o -name '*.toml' \) -not -path '*/tests/*' -not -path '*/__pycache__/*' | sort | xargs sha256sum | sha256sum | cut -c1-16) $KEY"
+if stamp_ok sdk "$SDKKEY"; then
+  note "up to date"
+else
+  # A normal install (not editable), as users do: proves the package installs.
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-build-isolation "$SDK" \
+    || fail "pip install ./sdk/python failed"
+  "$VENV/bin/python" -c 'import duplex_worker, duplex_worker.examples.piper' || fail "duplex_worker does not import"
+  stamp_write sdk "$SDKKEY"
+fi
+
 # ---------------------------------------------------------------- 2. sherpa-onnx runtime
 step "installing sherpa-onnx runtime (${SHERPA_CORE[0]}==${SHERPA_CORE[1]})"
 SO="$DEPS/sherpa-onnx"

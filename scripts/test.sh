@@ -7,6 +7,8 @@ DUPLEX_SETUP_TESTS=1 scripts/setup.sh
 source .deps/env.sh
 echo "==> building tests"
 swift build --build-tests
+echo "==> running the Python worker SDK's tests"
+PYTHONPATH=sdk/python .deps/venv/bin/python -m unittest discover -s sdk/python/tests -t sdk/python
 echo "==> running tests"
 set +e
 swift test --skip-build 2>&1 | grep --line-buffered -vE "HummingbirdCore\] (Server shutdown error|Waiting on child channel)"

@@ -73,7 +73,7 @@ public final class PythonWorkerProcess: @unchecked Sendable {
             .map { "\(TestAssets.piperJoe)/\($0)" }
         guard let voice else { throw DuplexError(.io, "no .onnx voice in \(TestAssets.piperJoe); run scripts/setup.sh") }
         var arguments = ["--voice", voice, "--model-id", modelID]
-        if let redis { arguments += ["--redis", redis.url, "--name", redis.name, "--heartbeat-ms", "500", "--ttl-ms", "5000"] }
+        if let redis { arguments += ["--redis", redis.url, "--name", redis.name, "--heartbeat-ms", "500", "--registry-ttl-ms", "5000"] }
         return try await start(module: "duplex_worker.examples.piper", arguments)
     }
 

@@ -34,6 +34,15 @@ import Testing
         #expect(report.passed, "\(report.table)")
     }
 
+    @Test func theDocumentedThirtyLineWorkerPassesDuplexConformance() async throws {
+        let chirp = try await PythonWorkerProcess.start(module: "duplex_worker.examples.chirp", [])
+        defer { chirp.kill() }
+        let run = try await ProgramRun.run(WorkerProcess.executable, ["conformance", chirp.address, "--timing-as-figures"])
+        print(run.output)
+        #expect(run.status == 0, "\(run.output)\n\(run.errors.suffix(2000))")
+        #expect(run.output.contains("conformance: PASSED (14 checks)"))
+    }
+
     @Test func aPythonWorkerServesItsModelAndItsReplyFailsOverToASwiftWorker() async throws {
         let redis = try await RedisServerProcess.start()
         defer { Task { try? await redis.stop() } }

@@ -1,0 +1,1 @@
+"""Example workers: ``piper`` (a runnable reference adapter) and ``template_hf`` (a template)."""

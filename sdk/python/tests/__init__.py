@@ -1,0 +1,1 @@
+"""Tests of the Duplex worker SDK (unittest; real gRPC over loopback)."""
