@@ -14,12 +14,16 @@ JSON line with the results. Exit status 0 when:
 
 Otherwise exit status 1, with the reason in the JSON line.
 
-The caller makes the microphone WAV (mono or stereo 16-bit PCM; Chromium resamples):
-question speech, ~2 s of silence, then for barge-in an interruption spoken during the reply,
-then silence. Example::
+The caller makes the microphone WAV (mono or stereo 16-bit PCM; Chromium resamples): the
+question, then silence. It is Chromium's fake capture device, so it goes through the
+browser's own getUserMedia and audio processing. For barge-in, ``--interrupt-wav`` is
+spoken into the same microphone stream *when the reply has been playing for*
+``--interrupt-after-frames`` frames: the interruption lands on the reply however long the
+server took to answer (a fixed offset in one file does not, on a loaded machine). Example::
 
     .deps/venv/bin/python tools/browser_e2e.py --url http://127.0.0.1:8080/ \\
-        --mic-wav /tmp/mic.wav --screenshot docs/screenshot-conversation.png \\
+        --mic-wav /tmp/question.wav --interrupt-wav /tmp/interruption.wav \\
+        --screenshot docs/screenshot-conversation.png \\
         --expect-words "library,open" --expect-barge-in
 
 Requires selenium (``pip install selenium``, see tools/requirements.txt) and Debian's
@@ -29,6 +33,7 @@ Requires selenium (``pip install selenium``, see tools/requirements.txt) and Deb
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import re
@@ -51,6 +56,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=90.0, help="seconds before giving up (default 90)")
     parser.add_argument("--expect-words", default="", help="comma-separated words a transcript must contain")
     parser.add_argument("--expect-barge-in", action="store_true", help="require a barge-in that stops playback")
+    parser.add_argument("--interrupt-wav", default="",
+                        help="WAV spoken into the microphone once the first reply is playing")
+    parser.add_argument("--interrupt-after-frames", type=int, default=15,
+                        help="reply frames played before the interruption starts (default 15)")
     parser.add_argument("--ws", default="", help="WebSocket URL override, passed to the page as ?ws=")
     parser.add_argument("--settle", type=float, default=12.0,
                         help="after the checks pass, at most this many seconds for the conversation to finish "
@@ -107,6 +116,36 @@ def transcript_matches(transcripts: list[str], expected: list[str]) -> bool:
     return False
 
 
+# Installed before the page's scripts: getUserMedia still opens the (fake) capture device
+# with the page's constraints, and its track is routed through a test AudioContext into
+# the stream the page gets, so the test can speak more into the same microphone later.
+MIC_JS = """
+(() => {
+  const devices = navigator.mediaDevices;
+  if (!devices || !devices.getUserMedia) return;
+  const original = devices.getUserMedia.bind(devices);
+  const mic = { ctx: null, dest: null };
+  window.__duplexTestMic = mic;
+  devices.getUserMedia = async (constraints) => {
+    const stream = await original(constraints);
+    mic.ctx = new AudioContext({ sampleRate: 48000 });
+    mic.dest = mic.ctx.createMediaStreamDestination();
+    mic.ctx.createMediaStreamSource(stream).connect(mic.dest);
+    return mic.dest.stream;
+  };
+  mic.speak = async (b64) => {
+    if (!mic.ctx) throw new Error("the page has not opened the microphone");
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const buffer = await mic.ctx.decodeAudioData(bytes.buffer);
+    const source = mic.ctx.createBufferSource();
+    source.buffer = buffer;
+    source.connect(mic.dest);
+    source.start();
+    return buffer.duration;
+  };
+})();
+"""
+
 STATS_JS = "return window.duplexStats ? JSON.parse(JSON.stringify(window.duplexStats)) : null;"
 
 
@@ -115,6 +154,11 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
     result: dict = {"ok": False, "reason": "", "url": page_url(args.url, args.ws)}
     driver = make_driver(args)
     console_errors: list[str] = []
+    interruption = ""
+    if args.interrupt_wav:
+        with open(args.interrupt_wav, "rb") as wav:
+            interruption = base64.b64encode(wav.read()).decode("ascii")
+    interrupted_at: int | None = None  # framesPlayed when the interruption was spoken
 
     def drain_console() -> None:
         try:
@@ -133,6 +177,7 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
     activity: tuple = ()
     last_activity = time.monotonic()
     try:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": MIC_JS})
         driver.get(result["url"])
         while True:
             now = time.monotonic()
@@ -149,6 +194,12 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
                          stats["bargeIns"], json.dumps(stats.get("lastEvent"), sort_keys=True))
             if signature != activity:
                 activity, last_activity = signature, now
+
+            # The interruption, spoken once the first reply has played long enough.
+            if (interruption and interrupted_at is None and stats["ttsStarts"] >= 1
+                    and stats["framesPlayed"] >= args.interrupt_after_frames):
+                driver.execute_script("return window.__duplexTestMic.speak(arguments[0]);", interruption)
+                interrupted_at = stats["framesPlayed"]
 
             # Barge-in: baseline once the flush was acknowledged, then watch for a second.
             if args.expect_barge_in and barge is None and stats["bargeIns"] > 0:
@@ -218,6 +269,8 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
             "audioContext": f"{stats.get('audioContextState')}@{stats.get('audioContextRate')}",
             "latency": stats.get("latency", []),
         })
+    if interrupted_at is not None:
+        result["framesPlayedAtInterruption"] = interrupted_at
     if barge:
         result["framesPlayedAtBargeIn"] = barge["baseline"]
         result["framesPlayedAfterBargeIn"] = barge["after"]
@@ -241,9 +294,10 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if not os.path.isfile(args.mic_wav):
-        print(json.dumps({"ok": False, "reason": f"mic WAV not found: {args.mic_wav}"}))
-        return 1
+    for wav in filter(None, [args.mic_wav, args.interrupt_wav]):
+        if not os.path.isfile(wav):
+            print(json.dumps({"ok": False, "reason": f"WAV not found: {wav}"}))
+            return 1
     try:
         ok, result = run(args)
     except Exception as error:  # noqa: BLE001 - report any driver failure as one JSON line

@@ -127,14 +127,17 @@ extension WorkerConformance {
 
     // MARK: STOP, replacement, addressed control
 
-    func stop(_ context: Context) async -> ConformanceCheck {
+    func stop(_ context: inout Context) async -> ConformanceCheck {
         let worker = self.worker, settings = self.settings
         let synthesis = "\(prefix)-stopped"
         let stoppedAt = Locked<ContinuousClock.Instant?>(nil)
+        let emittedAtStop = Locked<UInt64?>(nil)
         let run = await withSession(context, "stop") { id in
             await SynthesisProbe(worker: worker, sessionID: id, text: settings.longText, synthesisID: synthesis).run(at: 5) {
                 stoppedAt.withLock { $0 = .now }
-                _ = await worker.control(.stop, session: id, synthesis: synthesis)
+                if case .success(let response) = await worker.control(.stop, session: id, synthesis: synthesis) {
+                    emittedAtStop.withLock { $0 = response.framesEmitted }
+                }
             }
         }
         guard case .success(let outcome) = run else {
@@ -144,10 +147,18 @@ extension WorkerConformance {
         var problems: [String] = []
         if let error = outcome.error { problems.append("the stream failed instead of ending: \(error.code)") }
         if outcome.endReason != .stopped { problems.append("end_reason \(outcome.endReason.map { "\($0)" } ?? "missing"), want STOPPED") }
+        if let emitted = emittedAtStop.value {
+            // Whatever the load: no frame the worker had not emitted when it answered STOP.
+            let beyond = outcome.data.filter { $0.frame.sequenceNumber > max(emitted, 5) }.count
+            if beyond > 0 { problems.append("\(beyond) frames beyond the \(emitted) emitted when STOP was answered") }
+        } else {
+            problems.append("STOP during a synthesis was not answered")
+        }
         if let at = stoppedAt.value, let end = outcome.finals.last?.at {
+            context.figures.append(("STOP → final frame", Self.milliseconds(at.duration(to: end))))
             let after = outcome.data.filter { $0.at > at.advanced(by: .milliseconds(200)) }.count
-            if after > 0 { problems.append("\(after) frames arrived more than 200 ms after STOP") }
-            if at.duration(to: end) > .seconds(2) { problems.append("the final frame came \(Self.milliseconds(at.duration(to: end))) after STOP") }
+            if settings.enforceTiming, after > 0 { problems.append("\(after) frames arrived more than 200 ms after STOP") }
+            if settings.enforceTiming, at.duration(to: end) > .seconds(2) { problems.append("the final frame came \(Self.milliseconds(at.duration(to: end))) after STOP") }
         }
         return ConformanceCheck(name: "stop", summary: "STOP ends the stream with a STOPPED final frame", status: problems.isEmpty ? .passed : .failed(problems.joined(separator: "; ")))
     }
@@ -252,34 +263,42 @@ extension WorkerConformance {
     }
 
     /// The client vanishes mid-stream: the worker stops the synthesis and frees it.
-    func cancellation(_ context: Context) async -> ConformanceCheck {
+    func cancellation(_ context: inout Context) async -> ConformanceCheck {
         guard context.metricKeys.contains("active_syntheses") else {
             return ConformanceCheck(name: "cancellation", summary: "", status: .skipped("the worker does not report active_syntheses"))
         }
         let worker = self.worker, settings = self.settings
         let synthesis = "\(prefix)-vanished"
-        let run = await withSession(context, "vanish") { id -> (Double, Double, Result<Duplex_Tts_V1_ControlResponse, DuplexError>) in
+        // With timing enforced the goal is 1 s; otherwise (a loaded machine, where a running
+        // inference may take a while to notice) up to 10 s, and the time is a figure.
+        let limit: Duration = settings.enforceTiming ? .seconds(1) : .seconds(10)
+        let run = await withSession(context, "vanish") { id -> (Double, Double, Duration, Result<Duplex_Tts_V1_ControlResponse, DuplexError>) in
             let before = Self.activeSyntheses(await worker.capabilities())
             _ = await SynthesisProbe(worker: worker, sessionID: id, text: settings.longText, synthesisID: synthesis).run(vanishAt: 3)
+            let vanished = ContinuousClock.now
             var after = Double.infinity
-            let deadline = ContinuousClock.now + .seconds(1)
             repeat {
                 after = Self.activeSyntheses(await worker.capabilities())
                 if after <= before { break }
                 try? await Task.sleep(for: .milliseconds(50))
-            } while ContinuousClock.now < deadline
+            } while vanished.duration(to: .now) < limit
+            let freedIn = vanished.duration(to: .now)
             let control = await worker.control(.pause, session: id, synthesis: context.abi11 ? synthesis : nil)
-            return (before, after, control)
+            return (before, after, freedIn, control)
         }
-        guard case .success(let (before, after, control)) = run else {
+        guard case .success(let (before, after, freedIn, control)) = run else {
             if case .failure(let error) = run { return failed("cancellation", error) }
             return failed("cancellation", DuplexError(.internal, ""))
         }
         var problems: [String] = []
-        if after > before { problems.append("1 s after the client vanished the worker still counts \(Int(after)) active syntheses (\(Int(before)) before): the cancelled synthesis was not freed") }
+        if after > before {
+            problems.append("\(Self.milliseconds(limit)) after the client vanished the worker still counts \(Int(after)) active syntheses (\(Int(before)) before): the cancelled synthesis was not freed")
+        } else {
+            context.figures.append(("vanished client → freed", Self.milliseconds(freedIn)))
+        }
         if case .success(let response) = control, response.success { problems.append("PAUSE of the vanished synthesis succeeded: it is still running") }
         return ConformanceCheck(
-            name: "cancellation", summary: "a vanished client's synthesis is stopped and freed within 1 s",
+            name: "cancellation", summary: "a vanished client's synthesis is stopped and freed within \(Self.milliseconds(limit))",
             status: problems.isEmpty ? .passed : .failed(problems.joined(separator: "; ")))
     }
 

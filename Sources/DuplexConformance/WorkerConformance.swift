@@ -65,11 +65,11 @@ public struct WorkerConformance: Sendable {
         report.checks.append(await sessionLimit(context))
         report.checks.append(contentsOf: await framing(&context))
         report.checks.append(await pauseResume(&context))
-        report.checks.append(await stop(context))
+        report.checks.append(await stop(&context))
         report.checks.append(await replacement(context))
         report.checks.append(await addressedControl(context))
         report.checks.append(await loadUnload(context))
-        report.checks.append(await cancellation(context))
+        report.checks.append(await cancellation(&context))
         report.checks.append(await concurrency(context))
         report.figures = context.figures
         if case .success(let caps) = await worker.capabilities() {

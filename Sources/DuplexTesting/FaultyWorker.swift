@@ -20,6 +20,8 @@ public final class FaultyWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtocol,
         case replaysOnResume
         /// A synthesis whose client vanished is never freed (it stays counted and controllable).
         case neverFreesCancelled
+        /// STOP is answered at once but the synthesis goes on for another 300 ms.
+        case stopsLate
     }
 
     /// The defect.
@@ -70,6 +72,16 @@ public final class FaultyWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtocol,
             return response
         case (.replaysOnResume, .resume):
             state.withLock { _ = $0.replay.insert(request.sessionID) }
+        case (.stopsLate, .stop):
+            // The frame count now (a RESUME of a running synthesis changes nothing), the
+            // stop itself only later: frames go on after the answer.
+            var probe = request
+            probe.command = .resume
+            var response = try await inner.control(request: probe, context: context)
+            try await Task.sleep(for: .milliseconds(300))
+            let stopped = try await inner.control(request: request, context: context)
+            response.success = stopped.success
+            return response
         case (.neverFreesCancelled, _) where state.withLock({ $0.leaked.contains(request.synthesisID) }):
             var response = Duplex_Tts_V1_ControlResponse()
             response.success = true

@@ -9,7 +9,7 @@ import Testing
 
 /// The browser client (web/) in real headless Chromium (Debian's `chromium` and
 /// `chromium-driver`, driven by selenium from tools/browser_e2e.py), with a fake microphone
-/// playing a spoken question and then an interruption during the reply.
+/// playing a spoken question, and an interruption spoken into it while the reply plays.
 @Suite(.serialized) struct BrowserClientTests {
     @Test func thePageHearsAQuestionPlaysTheReplyAndStopsOnBargeIn() async throws {
         let python = "\(TestAssets.deps)/venv/bin/python"
@@ -18,17 +18,18 @@ import Testing
             try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/test.sh (it installs chromium, chromium-driver and selenium)")
         }
         let speech = try SpeechInputTests.services.get()
-        // Microphone: 1 s silence, the question, 2 s silence (the reply starts), an
-        // interruption over the reply, then silence.
+        // Microphone (Chromium's fake capture device): 1 s silence, the question, silence.
+        // The interruption is spoken into the same microphone by the driver once the reply
+        // has been playing for 15 frames, so it lands on the reply however slow the machine.
         let question = try await SpeechInputTests.question("What time does the library open tomorrow?", rate: 16_000, leadingMs: 1000)
         let interruption = try await SpeechInputTests.question(
             "Wait, stop, I have another question about the parking garage.", rate: 16_000, leadingMs: 0)
-        let silence = Data(count: 16_000 * 2 * 6)
-        let pcm = question + interruption + silence
-        let samples = pcm.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
-        let wav = NSTemporaryDirectory() + "duplex-browser-mic-\(UUID().uuidString).wav"
-        defer { try? FileManager.default.removeItem(atPath: wav) }
-        try WAVFile(samples: samples, sampleRate: 16_000).write(path: wav)
+        let micWAV = try Self.writeWAV(question + Data(count: 16_000 * 2 * 6))
+        let interruptionWAV = try Self.writeWAV(interruption)
+        defer {
+            try? FileManager.default.removeItem(atPath: micWAV)
+            try? FileManager.default.removeItem(atPath: interruptionWAV)
+        }
         let screenshot = NSTemporaryDirectory() + "duplex-browser-\(UUID().uuidString).png"
         defer { try? FileManager.default.removeItem(atPath: screenshot) }
 
@@ -43,7 +44,7 @@ import Testing
             #expect(modelsStatus == 200 && (catalog?["models"] as? [[String: Any]])?.contains { $0["model_id"] as? String == "espeak-en-us" } == true)
 
             return try await ProgramRun.run(python, [
-                "\(TestAssets.repositoryRoot)/tools/browser_e2e.py", "--url", "\(server.httpURL)/", "--mic-wav", wav,
+                "\(TestAssets.repositoryRoot)/tools/browser_e2e.py", "--url", "\(server.httpURL)/", "--mic-wav", micWAV, "--interrupt-wav", interruptionWAV,
                 "--screenshot", screenshot, "--expect-words", "library,open", "--expect-barge-in", "--timeout", "90",
             ])
         }
@@ -54,5 +55,12 @@ import Testing
         #expect((json?["framesPlayed"] as? Int ?? 0) > 25)
         #expect((json?["bargeIns"] as? Int ?? 0) >= 1)
         #expect(FileManager.default.fileExists(atPath: screenshot))
+    }
+
+    private static func writeWAV(_ pcm: Data) throws -> String {
+        let samples = pcm.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        let path = NSTemporaryDirectory() + "duplex-browser-mic-\(UUID().uuidString).wav"
+        try WAVFile(samples: samples, sampleRate: 16_000).write(path: path)
+        return path
     }
 }

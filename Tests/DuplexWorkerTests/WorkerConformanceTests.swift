@@ -38,6 +38,7 @@ import Testing
             case .ignoresPause: ("pause-resume", "PAUSE did not hold")
             case .replaysOnResume: ("pause-resume", "audio lost or repeated")
             case .neverFreesCancelled: ("cancellation", "was not freed")
+            case .stopsLate: ("stop", "emitted when STOP was answered")
             }
         #expect(!report.passed)
         guard case .failed(let why) = report.check(check)?.status else {

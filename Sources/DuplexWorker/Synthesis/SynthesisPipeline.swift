@@ -279,10 +279,12 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
                     break
                 }
                 sequence += 1
+                // Counted once past the gate, before the write: a PAUSE or STOP answered while
+                // this frame is being written reports it as emitted.
+                run.countFrame()
                 try await emit(PipelineFrame(
                     pcm: frame, sequence: sequence, segmentIndex: segment.index, isFinal: false, endReason: nil,
                     segmentStart: offset == 0 ? segment.segment : nil))
-                run.countFrame()
                 if sequence == 1, let start = firstText.withLock({ $0 }) {
                     let latency = start.duration(to: clock.now)
                     figures.withLock { $0.firstAudio = latency }

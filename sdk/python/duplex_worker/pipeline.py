@@ -342,8 +342,10 @@ class SynthesisPipeline:
                 if passage is Passage.RESUMED:
                     pacer.reanchor()
                     pacer.next_deadline(self.clock())
-                await write(frame)
+                # Counted once past the gate, before the write: a PAUSE or STOP answered
+                # while this frame is being written reports it as emitted.
                 run.frames_emitted += 1
+                await write(frame)
                 if run.frames_emitted == 1 and self._first_text is not None:
                     self.figures.first_audio = self.clock() - self._first_text
         if gate.is_stopped:
