@@ -228,7 +228,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexWorkerTests",
-            dependencies: ["DuplexWorker", "DuplexTesting", "DuplexEspeak", "DuplexCore", "DuplexDSP", "DuplexConformance"],
+            dependencies: ["DuplexWorker", "DuplexTesting", "DuplexEspeak", "DuplexCore", "DuplexDSP", "DuplexConformance", "DuplexConfig", "DuplexEngine"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
         .testTarget(

@@ -30,6 +30,30 @@ public struct SpokenReply: Sendable {
         pcm.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
     }
 
+    /// `tts_end.late_frames`: frames the worker sent after the listener's buffer ran dry.
+    public var reportedLateFrames: Int {
+        events.last { $0.type == "tts_end" }.flatMap { $0.json?["late_frames"] as? Int } ?? 0
+    }
+
+    /// Frames that arrived after a player would have needed them: a player that starts
+    /// playing at the first frame (holding the lead the server sends at once), plus an extra
+    /// jitter `buffer`, plays frame *i* at `first + buffer + i × 20 ms`; a frame arriving later
+    /// is an underrun (an audible gap), after which the player restarts from that frame.
+    public func playoutUnderruns(buffer: Duration = .zero) -> Int {
+        guard var start = frameTimes.first else { return 0 }
+        var base = 0
+        var underruns = 0
+        for (i, arrival) in frameTimes.enumerated() {
+            let due = start.advanced(by: buffer + OutputFormat.frameDuration * (i - base))
+            if arrival > due {
+                underruns += 1
+                start = arrival
+                base = i
+            }
+        }
+        return underruns
+    }
+
     /// Deviations of frame inter-arrival times from 20 ms, in ms (after the initial lead burst).
     public func jitterMilliseconds(skipping lead: Int = 3) -> [Double] {
         guard frameTimes.count > lead + 1 else { return [] }

@@ -126,18 +126,30 @@ public struct WorkerSection: Sendable, Hashable {
     public var defaultModel = ""
     /// Frames sent ahead of real time at the start of a reply. Default 60 ms.
     public var pacingLeadMs = 60
-    /// Most concurrent sessions on this worker. Default 32.
-    public var maxSessions = 32
-    /// Threads each inference call uses (onnxruntime intra-op threads). Default 2.
+    /// Most concurrent sessions on this worker; 0 (`auto`, the default) derives it from the
+    /// default voice's real-time factor measured at warmup (see docs/PERFORMANCE.md).
+    public var maxSessions = 0
+    /// Inference threads shared by all calls (the cores given to inference). Default 2.
     public var inferenceThreads = 2
-    /// Inference calls of one family that may run at once. Default 1.
-    public var inferenceConcurrency = 1
+    /// How many threads each inference call gets: `adaptive` (all of them when a call runs
+    /// alone, one each when several are ready), `wide` (always all: one call at a time) or
+    /// `narrow` (always one). Default `adaptive`.
+    public var inferenceWidth = "adaptive"
     /// Folder for prepared (sherpa-ready) copies of voices. Default `cache`.
     public var cacheDir = "cache"
     /// ONNX execution provider for neural adapters (`cpu`, `cuda`, …). Default `cpu`.
     public var executionProvider = "cpu"
-    /// Text segments synthesized ahead of playback. Default 2.
+    /// Text segments synthesized ahead of playback (a memory bound). Default 2.
     public var synthesisAhead = 2
+    /// Inference for a segment whose audio is due later than this waits, keeping the cores
+    /// free for replies that need audio now. Default 1500 ms.
+    public var synthesisAheadMs = 1500
+    /// A later segment's inference is due this long before the listener's audio runs out.
+    /// Default 200 ms.
+    public var synthesisMarginMs = 200
+    /// A new session is refused with `OVERLOADED` when the predicted wait for its first audio
+    /// exceeds this (so the router picks another worker). 0 disables. Default 400 ms.
+    public var firstAudioTargetMs = 400
 
     mutating func set(_ f: inout ConfigField) throws(DuplexError) {
         switch f.key {
@@ -148,12 +160,16 @@ public struct WorkerSection: Sendable, Hashable {
         case "voicepacks_dir": voicepacksDir = try f.nonEmpty()
         case "default_model": defaultModel = f.value
         case "pacing_lead_ms": pacingLeadMs = try f.int(0...1000)
-        case "max_sessions": maxSessions = try f.int(1...10_000)
+        case "max_sessions": maxSessions = f.value.trimmingWhitespace().lowercased() == "auto" ? 0 : try f.int(0...10_000)
         case "inference_threads": inferenceThreads = try f.int(1...64)
-        case "inference_concurrency": inferenceConcurrency = try f.int(1...64)
+        case "inference_concurrency": _ = try f.int(1...64)  // superseded by inference_width; old configs still load
+        case "inference_width": inferenceWidth = try f.oneOf(["adaptive", "wide", "narrow"])
         case "cache_dir": cacheDir = try f.nonEmpty()
         case "execution_provider": executionProvider = try f.oneOf(["cpu", "cuda", "coreml", "directml"])
         case "synthesis_ahead": synthesisAhead = try f.int(1...16)
+        case "synthesis_ahead_ms": synthesisAheadMs = try f.int(100...60_000)
+        case "synthesis_margin_ms": synthesisMarginMs = try f.int(0...5000)
+        case "first_audio_target_ms": firstAudioTargetMs = try f.int(0...60_000)
         default: throw f.unknownKey()
         }
     }

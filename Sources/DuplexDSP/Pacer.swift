@@ -5,6 +5,11 @@
 /// are absolute, so scheduling error never accumulates. When the producer falls behind
 /// (an underrun) or playback resumes after a pause, call ``reanchor()``: the schedule then
 /// restarts from the next frame with a fresh lead.
+///
+/// **Late frames**: a listener that started playing at the anchor plays frame *n* at
+/// `anchor + n × interval`, i.e. `lead` intervals after its deadline. A frame handed out later
+/// than that arrives after the listener's buffer ran dry (an audible gap): the pacer counts it
+/// in ``lateFrames`` (and its lateness in ``maxLateness``) and restarts the schedule.
 public struct Pacer<C: Clock>: Sendable where C.Duration == Duration {
     /// The clock deadlines are computed on.
     public let clock: C
@@ -14,6 +19,10 @@ public struct Pacer<C: Clock>: Sendable where C.Duration == Duration {
     public let lead: Int
     private var anchor: C.Instant?
     private var framesSinceAnchor = 0
+    /// Frames handed out after the listener's buffer ran dry.
+    public private(set) var lateFrames = 0
+    /// The worst lateness of a late frame (past the moment it had to play).
+    public private(set) var maxLateness: Duration = .zero
 
     /// Creates a pacer.
     public init(clock: C, interval: Duration, lead: Int) {
@@ -31,7 +40,10 @@ public struct Pacer<C: Clock>: Sendable where C.Duration == Duration {
             framesSinceAnchor = 0
         }
         var deadline = anchor!.advanced(by: interval * (framesSinceAnchor - lead))
-        if now > deadline.advanced(by: interval * max(lead, 1)) {
+        let playsAt = deadline.advanced(by: interval * max(lead, 1))
+        if now > playsAt {
+            lateFrames += 1
+            maxLateness = max(maxLateness, playsAt.duration(to: now))
             anchor = now
             framesSinceAnchor = 0
             deadline = now.advanced(by: interval * -lead)

@@ -186,6 +186,12 @@ public nonisolated struct Duplex_Tts_V1_AudioFrame: Sendable {
   /// Clears the value of `segmentStart`. Subsequent reads from it will return its default value.
   public mutating func clearSegmentStart() {self._segmentStart = nil}
 
+  /// v1.1: set on the end marker of a paced synthesis: data frames that left the worker
+  /// after the listener's buffer ran dry (an audible gap), and the worst such lateness.
+  public var lateFrames: UInt32 = 0
+
+  public var maxLatenessMs: UInt32 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -260,7 +266,8 @@ public nonisolated struct Duplex_Tts_V1_StartSessionRequest: Sendable {
 
   public var modelID: String = String()
 
-  /// Per-session voice options, e.g. "speed" = "1.2", "language" = "en-us".
+  /// Per-session options, e.g. "speed" = "1.2", "language" = "en-us"; v1.1: "pacing" =
+  /// "false" streams frames as fast as they are synthesized, at the lowest priority.
   public var options: Dictionary<String,String> = [:]
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -540,7 +547,7 @@ nonisolated extension Duplex_Tts_V1_TextChunk: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AudioFrame"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}audio_data\0\u{3}sample_rate\0\u{3}frame_duration_ms\0\u{3}sequence_number\0\u{3}is_final\0\u{3}segment_index\0\u{3}end_reason\0\u{3}synthesis_id\0\u{3}segment_start\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}audio_data\0\u{3}sample_rate\0\u{3}frame_duration_ms\0\u{3}sequence_number\0\u{3}is_final\0\u{3}segment_index\0\u{3}end_reason\0\u{3}synthesis_id\0\u{3}segment_start\0\u{3}late_frames\0\u{3}max_lateness_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -558,6 +565,8 @@ nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProt
       case 8: try { try decoder.decodeSingularEnumField(value: &self.endReason) }()
       case 9: try { try decoder.decodeSingularStringField(value: &self.synthesisID) }()
       case 10: try { try decoder.decodeSingularMessageField(value: &self._segmentStart) }()
+      case 11: try { try decoder.decodeSingularUInt32Field(value: &self.lateFrames) }()
+      case 12: try { try decoder.decodeSingularUInt32Field(value: &self.maxLatenessMs) }()
       default: break
       }
     }
@@ -598,6 +607,12 @@ nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProt
     try { if let v = self._segmentStart {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     } }()
+    if self.lateFrames != 0 {
+      try visitor.visitSingularUInt32Field(value: self.lateFrames, fieldNumber: 11)
+    }
+    if self.maxLatenessMs != 0 {
+      try visitor.visitSingularUInt32Field(value: self.maxLatenessMs, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -612,6 +627,8 @@ nonisolated extension Duplex_Tts_V1_AudioFrame: SwiftProtobuf.Message, SwiftProt
     if lhs.endReason != rhs.endReason {return false}
     if lhs.synthesisID != rhs.synthesisID {return false}
     if lhs._segmentStart != rhs._segmentStart {return false}
+    if lhs.lateFrames != rhs.lateFrames {return false}
+    if lhs.maxLatenessMs != rhs.maxLatenessMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -7,7 +7,8 @@
 /// {"name":"w1","address":"grpc://127.0.0.1:7001","capabilities":["cpu_ok","streaming"],
 ///  "languages":["en-us"],"models":["kokoro-82m"],"resident_models":["kokoro-82m"],
 ///  "hardware":{"cpu_cores":8,"gpu":null},
-///  "metrics":{"active_sessions":2,"queue_depth":0,"rtf_p50":0.21,"first_audio_p50_ms":180},
+///  "metrics":{"active_sessions":2,"queue_depth":0,"rtf_p50":0.21,"first_audio_p50_ms":180,
+///             "predicted_first_audio_ms":60,"earliest_slack_ms":840,"busy_fraction":0.31},
 ///  "version":"0.4.0","started_at":1730000000000,"updated_at":1730000010000,"ready":true}
 /// ```
 ///
@@ -55,13 +56,27 @@ public struct WorkerRecord: Sendable, Codable, Hashable {
         public var rtfP50: Double
         /// Median time to first audio in milliseconds; 0 if unknown.
         public var firstAudioP50Ms: Double
+        /// The worker's predicted wait for a new reply's first audio, from its inference queue
+        /// (ms); 0 if unknown or idle. The router ranks on it first.
+        public var predictedFirstAudioMs: Double = 0
+        /// Time to the earliest deadline in the inference queue (ms; negative when overdue);
+        /// nil when nothing waits.
+        public var earliestSlackMs: Double?
+        /// Share of the inference threads used over the last minute (0–1).
+        public var busyFraction: Double = 0
 
         /// Creates metrics; all default to zero (idle, unknown latency).
-        public init(activeSessions: Int = 0, queueDepth: Int = 0, rtfP50: Double = 0, firstAudioP50Ms: Double = 0) {
+        public init(
+            activeSessions: Int = 0, queueDepth: Int = 0, rtfP50: Double = 0, firstAudioP50Ms: Double = 0,
+            predictedFirstAudioMs: Double = 0, earliestSlackMs: Double? = nil, busyFraction: Double = 0
+        ) {
             self.activeSessions = activeSessions
             self.queueDepth = queueDepth
             self.rtfP50 = rtfP50
             self.firstAudioP50Ms = firstAudioP50Ms
+            self.predictedFirstAudioMs = predictedFirstAudioMs
+            self.earliestSlackMs = earliestSlackMs
+            self.busyFraction = busyFraction
         }
 
         enum CodingKeys: String, CodingKey {
@@ -69,6 +84,9 @@ public struct WorkerRecord: Sendable, Codable, Hashable {
             case queueDepth = "queue_depth"
             case rtfP50 = "rtf_p50"
             case firstAudioP50Ms = "first_audio_p50_ms"
+            case predictedFirstAudioMs = "predicted_first_audio_ms"
+            case earliestSlackMs = "earliest_slack_ms"
+            case busyFraction = "busy_fraction"
         }
 
         public init(from decoder: any Decoder) throws {
@@ -77,6 +95,9 @@ public struct WorkerRecord: Sendable, Codable, Hashable {
             queueDepth = try container.decodeIfPresent(Int.self, forKey: .queueDepth) ?? 0
             rtfP50 = try container.decodeIfPresent(Double.self, forKey: .rtfP50) ?? 0
             firstAudioP50Ms = try container.decodeIfPresent(Double.self, forKey: .firstAudioP50Ms) ?? 0
+            predictedFirstAudioMs = try container.decodeIfPresent(Double.self, forKey: .predictedFirstAudioMs) ?? 0
+            earliestSlackMs = try container.decodeIfPresent(Double.self, forKey: .earliestSlackMs)
+            busyFraction = try container.decodeIfPresent(Double.self, forKey: .busyFraction) ?? 0
         }
     }
 

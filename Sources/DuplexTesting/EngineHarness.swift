@@ -239,7 +239,7 @@ extension SessionEvent {
 
     /// The `tts_end` reason.
     public var endReason: ReplyEndReason? {
-        if case .replyEnded(_, _, let reason) = self { return reason }
+        if case .replyEnded(_, _, let reason, _) = self { return reason }
         return nil
     }
 

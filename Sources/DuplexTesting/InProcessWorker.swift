@@ -31,6 +31,15 @@ public enum InProcessWorker {
         _ configuration: DuplexConfiguration, wrap: @escaping @Sendable (TTSWorkerService) -> any RegistrableRPCService = { $0 },
         _ body: @escaping @Sendable (WorkerConnection) async throws -> T
     ) async throws -> T {
+        try await withRuntime(configuration, wrap: wrap) { connection, _ in try await body(connection) }
+    }
+
+    /// Runs `body` with a connection to the worker built from `configuration` and the worker's
+    /// runtime (its service and inference scheduler).
+    public static func withRuntime<T: Sendable>(
+        _ configuration: DuplexConfiguration, wrap: @escaping @Sendable (TTSWorkerService) -> any RegistrableRPCService = { $0 },
+        _ body: @escaping @Sendable (WorkerConnection, WorkerRuntime) async throws -> T
+    ) async throws -> T {
         var logger = Logger(label: "duplex.test-worker")
         logger.logLevel = .error
         let runtime = WorkerRuntime(configuration: configuration, logger: logger)
@@ -51,7 +60,8 @@ public enum InProcessWorker {
                 try await connection.run()
                 return nil
             }
-            let result = try await body(connection)
+            defer { runtime.scheduler.shutdown() }
+            let result = try await body(connection, runtime)
             connection.shutdown()
             server.beginGracefulShutdown()
             try await group.waitForAll()

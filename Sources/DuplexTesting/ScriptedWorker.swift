@@ -37,6 +37,8 @@ public final class ScriptedWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtoco
         public var controls: [(session: String, synthesis: String, command: Duplex_Tts_V1_ControlCommand, success: Bool)] = []
         /// StartSession calls (model asked).
         public var startSessions: [String] = []
+        /// The `admission` option of each StartSession (`strict` when absent), in order.
+        public var admissions: [String] = []
         /// EndSession calls.
         public var endSessions = 0
         /// LoadModel calls.
@@ -62,6 +64,7 @@ public final class ScriptedWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtoco
         var dead = false
         var holdStartSession: AsyncSignal?
         var holdLoad: AsyncSignal?
+        var refusal: DuplexError.Code?
     }
 
     /// Creates a worker with these models (all resident unless listed in `unloaded`).
@@ -97,6 +100,12 @@ public final class ScriptedWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtoco
 
     /// Whether ``kill()`` was called.
     public var isDead: Bool { control.withLock { $0.dead } }
+
+    /// New sessions are refused with `code` (`overloaded` or `sessionLimit`, as a busy or full
+    /// worker does); an `overloaded` refusal yields to `admission: force`. nil accepts again.
+    public func refuseSessions(_ code: DuplexError.Code?) {
+        control.withLock { $0.refusal = code }
+    }
 
     /// StartSession calls wait until ``releaseStartSession()``.
     public func holdStartSession() {
@@ -180,9 +189,16 @@ public final class ScriptedWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtoco
 
     private func openSession(_ request: Duplex_Tts_V1_StartSessionRequest) async throws -> Duplex_Tts_V1_StartSessionResponse {
         try await gate()
-        state.update { $0.startSessions.append(request.modelID) }
+        let admission = request.options["admission"] ?? "strict"
+        state.update {
+            $0.startSessions.append(request.modelID)
+            $0.admissions.append(admission)
+        }
         if let hold = control.withLock({ $0.holdStartSession }) { await hold.wait() }
         try Task.checkCancellation()
+        if let refusal = control.withLock({ $0.refusal }), !(refusal == .overloaded && admission == "force") {
+            throw DuplexError(refusal, "\(name) refuses new sessions (\(refusal.rawValue)).")
+        }
         let models = state.value.models
         let model = request.modelID.isEmpty ? models.keys.sorted().first ?? "" : request.modelID
         guard models[model] != nil else { throw DuplexError(.unknownModel, "No model '\(model)' on \(name).") }

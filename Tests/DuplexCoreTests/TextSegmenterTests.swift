@@ -17,15 +17,16 @@ import Testing
     }
 
     @Test func abbreviationsAndInitialsDoNotEndSentences() {
-        var s = TextSegmenter()
+        var s = TextSegmenter(policy: .init(growingSegmentWords: []))
         #expect(s.append("Hi. Dr. Smith met J. Doe at 3.5 p.m. today. Next ") == ["Hi.", "Dr. Smith met J. Doe at 3.5 p.m. today."])
     }
 
     @Test func longFirstSentenceWithoutPunctuationIsCutAfterAFewWords() {
         var s = TextSegmenter()
         let out = s.append("one two three four five six seven eight nine ten eleven ")
-        #expect(out == ["one two three"])
-        #expect(s.flush() == ["four five six seven eight nine ten eleven"])
+        // The second segment is bounded too (6 words), so it is synthesized while the first plays.
+        #expect(out == ["one two three", "four five six seven eight nine"])
+        #expect(s.flush() == ["ten eleven"])
         // Punctuation within the look-ahead is the better cut.
         var t = TextSegmenter()
         #expect(t.append("one two three four, five six seven eight ") == ["one two three four,"])
@@ -38,6 +39,17 @@ import Testing
         let out = s.append(long)
         #expect(!out.isEmpty)
         #expect(out.allSatisfy { $0.split(separator: " ").count <= 10 })
+    }
+
+    @Test func segmentsAfterTheFirstGrowStepByStep() {
+        var s = TextSegmenter()
+        let words = (1...60).map { "w\($0)" }
+        let out = s.append(words.joined(separator: " ") + " ") + s.flush()
+        #expect(out.map { $0.split(separator: " ").count } == [3, 6, 12, 24, 15])
+        // A comma inside the limit is the better cut.
+        var t = TextSegmenter()
+        let text = "Well, then we go out to the park, and after that we eat some cake at home tonight. "
+        #expect(t.append(text) == ["Well, then we", "go out to the park,", "and after that we eat some cake at home tonight."])
     }
 
     @Test func punctuationOnlyAndEmptyInputProduceNothing() {

@@ -168,7 +168,7 @@ import Testing
             #expect(next.progress.value.text == "Roses are red.")
             next.emit(segment: 0, frames: 2, tag: 2)
             next.end()
-            await session.events.next { if case .replyEnded(let turn, _, _) = $0 { turn == "s1-t2" } else { false } }
+            await session.events.next { if case .replyEnded(let turn, _, _, _) = $0 { turn == "s1-t2" } else { false } }
         }
     }
 

@@ -92,7 +92,7 @@ import Testing
             // Every frame of every clause exactly once, in order, and counted once.
             let expected = Self.everyFrameOnce
             #expect(Self.heard(session) == expected)
-            if case .replyEnded(_, let frames, _) = end { #expect(frames == expected.count) }
+            if case .replyEnded(_, let frames, _, _) = end { #expect(frames == expected.count) }
             let sequences = session.events.all("audio").compactMap { if case .audio(_, _, let sequence) = $0 { sequence } else { nil } }
             #expect(sequences == Array(1...expected.count))
             // The dead worker's session was let go; the pool counts one session, on the new worker.

@@ -27,7 +27,7 @@ import Testing
             synthesis.emit(segment: 1, frames: 2, tag: 2, announce: "How are you?", range: 13..<25)
             synthesis.end()
             let end = await session.events.next("tts_end")
-            guard case .replyEnded(let turn, let frames, let reason) = end else { return }
+            guard case .replyEnded(let turn, let frames, let reason, _) = end else { return }
             #expect(turn == "s1-t1")
             #expect(frames == 5)
             #expect(reason == .completed)
@@ -170,7 +170,7 @@ import Testing
                 await next.waitForText { $0.finalReceived }
                 next.end()
             }
-            await session.events.next { if case .replyEnded(let turn, _, _) = $0 { turn == "s1-t3" } else { false } }
+            await session.events.next { if case .replyEnded(let turn, _, _, _) = $0 { turn == "s1-t3" } else { false } }
             let texts = session.workers[0].state.value.syntheses.map { $0.progress.value.text }
             #expect(texts == ["Playing.", "Queued one.", "Queued two."])
         }

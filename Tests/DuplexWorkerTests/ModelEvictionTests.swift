@@ -51,8 +51,8 @@ struct ProbeVoice: TTSVoice {
     let descriptor: ModelDescriptor
     let inner: any TTSVoice
     var sampleRate: Int { inner.sampleRate }
-    func synthesize(_ text: String, options: VoiceOptions, priority: BlockingExecutor.Priority) async throws(DuplexError) -> [Float] {
-        try await inner.synthesize(text, options: options, priority: priority)
+    func synthesize(_ text: String, options: VoiceOptions, urgency: InferenceUrgency) async throws(DuplexError) -> [Float] {
+        try await inner.synthesize(text, options: options, urgency: urgency)
     }
     func unload() async {}
 }

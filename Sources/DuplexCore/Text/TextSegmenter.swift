@@ -3,7 +3,9 @@
 /// A segment is emitted as soon as it is complete: at a sentence end followed by
 /// whitespace, at a line break, or — for the first segment of a reply, to get the first
 /// audio out fast — at a comma or after a few words. Long sentences are split at a comma
-/// or a space so no segment grows without bound. ``flush()`` returns whatever is left.
+/// or a space so no segment grows without bound; the segments after the first may grow
+/// step by step (6, 12, 24 words by default), so each one is synthesized while the previous
+/// one plays even when many replies start at once. ``flush()`` returns whatever is left.
 ///
 /// ```swift
 /// var segmenter = TextSegmenter()
@@ -23,18 +25,23 @@ public struct TextSegmenter: Sendable {
         public var firstSegmentLookaheadWords: Int
         /// Later segments longer than this many words are split at a comma or a space.
         public var maxWords: Int
+        /// The word limits of the second, third, … segment (then ``maxWords``): a segment
+        /// whose audio is short cannot cover the synthesis of a long next one.
+        public var growingSegmentWords: [Int]
         /// No segment is longer than this many characters.
         public var maxCharacters: Int
 
         /// Defaults tuned for Piper-style voices.
         public init(
             firstSegmentMinWordsAtComma: Int = 2, firstSegmentWords: Int = 3,
-            firstSegmentLookaheadWords: Int = 5, maxWords: Int = 30, maxCharacters: Int = 300
+            firstSegmentLookaheadWords: Int = 5, maxWords: Int = 30, growingSegmentWords: [Int] = [6, 12, 24],
+            maxCharacters: Int = 300
         ) {
             self.firstSegmentMinWordsAtComma = firstSegmentMinWordsAtComma
             self.firstSegmentWords = firstSegmentWords
             self.firstSegmentLookaheadWords = firstSegmentLookaheadWords
             self.maxWords = maxWords
+            self.growingSegmentWords = growingSegmentWords
             self.maxCharacters = maxCharacters
         }
     }
@@ -123,6 +130,8 @@ public struct TextSegmenter: Sendable {
     /// Returns the index just past the end of the next complete segment, if any.
     private func nextCut() -> Int? {
         let isFirst = emittedCount == 0
+        let wordLimit = isFirst || emittedCount > policy.growingSegmentWords.count
+            ? policy.maxWords : min(policy.maxWords, policy.growingSegmentWords[emittedCount - 1])
         var words = 0
         var inWord = false
         var lastComma: Int? = nil
@@ -140,7 +149,10 @@ public struct TextSegmenter: Sendable {
                     lastSpace = index
                     if isFirst, words == policy.firstSegmentWords { firstCut = index }
                     if isFirst, words >= policy.firstSegmentLookaheadWords, let firstCut { return firstCut }
-                    if words == policy.maxWords { cutAtMaxWords = lastComma ?? index }
+                    // At the limit the cut is known (the last comma, or here): take it now, even
+                    // if the sentence ends further on in text already buffered.
+                    if !isFirst, words == wordLimit { return lastComma ?? index }
+                    if isFirst, words == wordLimit { cutAtMaxWords = lastComma ?? index }
                 }
                 if c.isNewline, words > 0 { return index + 1 }
             } else {

@@ -13,7 +13,8 @@ public enum SessionEvent: Sendable {
     /// reply's frames from 1.
     case audio(turnID: String, pcm: Data, sequence: Int)
     /// A reply ended (`tts_end`): all of it played, it was stopped, or it failed.
-    case replyEnded(turnID: String, frames: Int, reason: ReplyEndReason)
+    /// `lateFrames`: frames the worker sent after the listener's buffer ran dry.
+    case replyEnded(turnID: String, frames: Int, reason: ReplyEndReason, lateFrames: Int)
     /// Something the client asked for failed; the session goes on.
     case error(DuplexError)
     /// The session was refused or ended by the server.

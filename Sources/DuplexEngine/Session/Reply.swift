@@ -56,6 +56,17 @@ final class Reply: Sendable {
         var firstTextAt: Duration?
         var heardWhenInterrupted: String?
         var synthesis: SynthesisTarget?
+        var lateFrames = 0
+    }
+
+    /// Frames the workers reported as late (ABI v1.1 `AudioFrame.late_frames`), over every
+    /// worker that played part of the reply.
+    var lateFrames: Int { state.withLock { $0.lateFrames } }
+
+    /// Adds a worker's late-frame count from its end marker.
+    func addLateFrames(_ count: Int) {
+        guard count > 0 else { return }
+        state.withLock { $0.lateFrames += count }
     }
 
     init(turnID: String, maxCharacters: Int, origin: Origin? = nil) {

@@ -120,35 +120,66 @@ extension Session {
     // MARK: Opening
 
     /// Opens the worker session, or re-binds the open one with the current model and voice
-    /// options (session affinity: it stays on its worker).
+    /// options (session affinity: it stays on its worker). A worker that refuses a new session
+    /// because it is full or could not serve it in time (`SESSION_LIMIT`, `OVERLOADED`) is
+    /// passed over for the next one the router ranks.
+    /// When every worker refused with `OVERLOADED`, the first of them is asked again with
+    /// `admission: force` (a late reply beats none).
     @discardableResult
     func open(excluding: Set<String> = []) async throws(DuplexError) -> WorkerBinding {
-        let (bound, model, options) = machine.withLock { ($0.binding.bound, $0.requestedModel, $0.voiceOptions) }
-        let reservation: WorkerReservation
-        if let bound {
-            reservation = bound.reservation
-        } else {
-            reservation = try pool.reserve(modelID: model, language: options["language"], excluding: excluding)
-            machine.withLock { $0.binding = .opening(reservation) }
-        }
-        do throws(DuplexError) {
-            let binding = try await startWorkerSession(on: reservation, model: model, options: options)
-            machine.withLock { m in
-                m.binding = .bound(binding)
-                m.lastModelID = binding.modelID
+        var excluded = excluding
+        var refusal: DuplexError?
+        var overloaded: [String] = []
+        var forcing: String?
+        for _ in 0..<8 {
+            var (bound, model, options) = machine.withLock { ($0.binding.bound, $0.requestedModel, $0.voiceOptions) }
+            let reservation: WorkerReservation
+            if let bound {
+                reservation = bound.reservation
+            } else {
+                do throws(DuplexError) {
+                    if let forcing {
+                        reservation = try pool.reserve(modelID: model, language: options["language"], excluding: excluding, only: forcing)
+                        options["admission"] = "force"
+                    } else {
+                        reservation = try pool.reserve(modelID: model, language: options["language"], excluding: excluded)
+                    }
+                } catch {
+                    // Every worker left refused because it is busy: the first one serves anyway.
+                    if forcing == nil, let first = overloaded.first {
+                        forcing = first
+                        continue
+                    }
+                    throw refusal ?? error
+                }
+                machine.withLock { $0.binding = .opening(reservation) }
             }
-            return binding
-        } catch where error.code == .cancelled {
-            // Teardown: the binding (opening or bound) is closed by `releaseWorker`.
-            throw error
-        } catch {
-            if bound == nil {
-                reservation.release()
-                machine.withLock { $0.binding = .unbound }
+            do throws(DuplexError) {
+                let binding = try await startWorkerSession(on: reservation, model: model, options: options)
+                machine.withLock { m in
+                    m.binding = .bound(binding)
+                    m.lastModelID = binding.modelID
+                }
+                return binding
+            } catch where error.code == .cancelled {
+                // Teardown: the binding (opening or bound) is closed by `releaseWorker`.
+                throw error
+            } catch {
+                if bound == nil {
+                    reservation.release()
+                    machine.withLock { $0.binding = .unbound }
+                    if forcing == nil, error.code == .overloaded || error.code == .sessionLimit {
+                        refusal = error
+                        excluded.insert(reservation.worker.address)
+                        if error.code == .overloaded { overloaded.append(reservation.worker.address) }
+                        continue
+                    }
+                }
+                if error.code == .unknownModel { machine.withLock { $0.requestedModel = $0.binding.bound?.modelID ?? "" } }
+                throw error
             }
-            if error.code == .unknownModel { machine.withLock { $0.requestedModel = $0.binding.bound?.modelID ?? "" } }
-            throw error
         }
+        throw refusal ?? DuplexError(.workerUnavailable, "No worker accepted the session.")
     }
 
     /// `StartSession` on the reserved worker.

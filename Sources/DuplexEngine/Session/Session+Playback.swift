@@ -37,7 +37,7 @@ extension Session {
         await output.write(.replyStarted(turnID: reply.turnID))
         guard machine.withLock({ $0.replyWillPlay(reply) }) else {
             // Stopped while it waited (STOP, a newer turn, or the client left).
-            await output.write(.replyEnded(turnID: reply.turnID, frames: 0, reason: .stopped))
+            await output.write(.replyEnded(turnID: reply.turnID, frames: 0, reason: .stopped, lateFrames: 0))
             machine.withLock { $0.replyDidEnd(reply) }
             return
         }
@@ -117,7 +117,7 @@ extension Session {
             if case .bargeIn = stopped { await reply.bargeInAnnounced.wait() }
         }
         if let failure { await output.write(.error(failure)) }
-        await output.write(.replyEnded(turnID: reply.turnID, frames: reply.framesSent, reason: reason))
+        await output.write(.replyEnded(turnID: reply.turnID, frames: reply.framesSent, reason: reason, lateFrames: reply.lateFrames))
         machine.withLock { $0.replyDidEnd(reply) }
     }
 
@@ -205,6 +205,7 @@ extension Session {
                     self.probe?.frameFromWorker()
                     activity.withLock { if $0.last != nil { $0.last = self.now } }
                     if frame.isFinal {
+                        reply.addLateFrames(Int(frame.lateFrames))
                         if !frame.audioData.isEmpty { await self.deliver(frame, of: reply, skip: skip, startedAt: startedAt) }
                         return frame.endReason
                     }

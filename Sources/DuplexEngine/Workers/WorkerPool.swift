@@ -126,8 +126,20 @@ public final class WorkerPool: Sendable {
     /// reservation is released: one pick, whose worker is the one the session opens on (and
     /// the one a `worker_changed` announces).
     /// - Throws: ``DuplexError`` (`workerUnavailable`) when no worker can serve.
-    public func reserve(modelID: String? = nil, language: String? = nil, excluding: Set<String> = []) throws(DuplexError) -> WorkerReservation {
+    /// - Parameter only: reserve this worker (by address) or none.
+    public func reserve(
+        modelID: String? = nil, language: String? = nil, excluding: Set<String> = [], only: String? = nil
+    ) throws(DuplexError) -> WorkerReservation {
+        var excluding = excluding
+        if let only {
+            let others = state.withLock { s in Set(s.connections.map(\.address)).union(s.records.values.map(\.address)) }
+            excluding.formUnion(others.subtracting([only]))
+        }
         let worker = try pick(modelID: modelID, language: language, excluding: excluding, reserve: true)
+        guard only == nil || worker.address == only else {
+            release(worker)
+            throw DuplexError(.workerUnavailable, "Worker \(only ?? "") is no longer available.")
+        }
         return WorkerReservation(worker: worker, pool: self)
     }
 

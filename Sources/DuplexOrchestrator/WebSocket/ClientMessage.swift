@@ -105,6 +105,13 @@ public enum ClientMessage: Sendable, Equatable {
                 }
                 options.voiceOptions["speed"] = "\(value)"
             }
+            if let pacing = map["pacing"] {
+                // false: frames as fast as they are synthesized (files, batch), lowest priority.
+                guard isJSONBool(pacing), let value = pacing as? Bool else {
+                    throw DuplexError(.invalidMessage, "\"pacing\" must be true or false.")
+                }
+                options.voiceOptions["pacing"] = value ? "true" : "false"
+            }
             if let language = options.language { options.voiceOptions["language"] = language }
             return .start(options)
         default:

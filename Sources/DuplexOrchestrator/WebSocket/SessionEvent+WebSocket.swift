@@ -17,8 +17,8 @@ extension SessionEvent {
             ]
         case .replyStarted(let turnID):
             object = ["type": "tts_start", "turn_id": turnID]
-        case .replyEnded(let turnID, let frames, let reason):
-            object = ["type": "tts_end", "turn_id": turnID, "frames": frames, "reason": reason.rawValue]
+        case .replyEnded(let turnID, let frames, let reason, let lateFrames):
+            object = ["type": "tts_end", "turn_id": turnID, "frames": frames, "reason": reason.rawValue, "late_frames": lateFrames]
         case .audio(_, let pcm, let sequence):
             object = [
                 "type": "audio", "pcm": pcm.base64EncodedString(), "sample_rate": OutputFormat.sampleRate,

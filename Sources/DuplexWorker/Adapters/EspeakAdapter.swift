@@ -40,7 +40,7 @@ struct EspeakVoice: TTSVoice {
     let voice: String
     let engine: EspeakEngine
 
-    func synthesize(_ text: String, options: VoiceOptions, priority: BlockingExecutor.Priority) async throws(DuplexError) -> [Float] {
+    func synthesize(_ text: String, options: VoiceOptions, urgency: InferenceUrgency) async throws(DuplexError) -> [Float] {
         let pcm = try await engine.synthesize(
             text, voice: options.voice ?? voice, wordsPerMinute: Int((175 * options.speed).rounded()))
         return pcm.map { Float($0) / 32768 }

@@ -28,7 +28,7 @@ struct SineVoice: TTSVoice {
     let descriptor: ModelDescriptor
     var sampleRate: Int { 48_000 }
 
-    func synthesize(_ text: String, options: VoiceOptions, priority: BlockingExecutor.Priority) async throws(DuplexError) -> [Float] {
+    func synthesize(_ text: String, options: VoiceOptions, urgency: InferenceUrgency) async throws(DuplexError) -> [Float] {
         let words = max(1, text.split(whereSeparator: { $0.isWhitespace }).count)
         let seconds = Double(words) * 0.09 / options.speed
         let count = Int(seconds * Double(sampleRate))

@@ -10,6 +10,12 @@ public struct VoiceOptions: Sendable, Hashable {
     public var noiseScale: Double?
     /// Piper/VITS noise width override.
     public var noiseWidth: Double?
+    /// False for clients that do not play in real time (files, batch jobs): frames flow as
+    /// fast as they are synthesized, at the lowest inference priority. Default true.
+    public var pacing = true
+    /// `force` (ABI v1.1 `admission`): the router's last resort, so the worker serves the
+    /// session even when it predicts it cannot start replies in time. Default strict.
+    public var forceAdmission = false
 
     /// Default options.
     public init() {}
@@ -34,8 +40,21 @@ public struct VoiceOptions: Sendable, Hashable {
                     throw DuplexError(.invalidMessage, "Option '\(key)' must be a number from 0 to 2 (got '\(value)').")
                 }
                 if key == "noise_scale" { noiseScale = v } else { noiseWidth = v }
+            case "pacing":
+                switch value.lowercased() {
+                case "true", "1", "yes": pacing = true
+                case "false", "0", "no": pacing = false
+                default: throw DuplexError(.invalidMessage, "Option 'pacing' must be true or false (got '\(value)').")
+                }
+            case "admission":
+                guard value == "strict" || value == "force" else {
+                    throw DuplexError(.invalidMessage, "Option 'admission' must be strict or force (got '\(value)').")
+                }
+                forceAdmission = value == "force"
             default:
-                throw DuplexError(.invalidMessage, "Unknown voice option '\(key)'; known: speed, voice, language, noise_scale, noise_w.")
+                throw DuplexError(
+                    .invalidMessage,
+                    "Unknown voice option '\(key)'; known: speed, voice, language, noise_scale, noise_w, pacing, admission.")
             }
         }
     }
@@ -76,17 +95,16 @@ public protocol TTSVoice: Sendable {
     var sampleRate: Int { get }
     /// Synthesizes one segment (a clause or sentence) to mono float samples in [-1, 1].
     /// Honours task cancellation.
-    /// - Parameter priority: ``BlockingExecutor/Priority/urgent`` when a listener is waiting
-    ///   for this audio, ``BlockingExecutor/Priority/ahead`` for work ahead of playback;
-    ///   adapters with a shared inference queue let urgent work overtake.
-    func synthesize(_ text: String, options: VoiceOptions, priority: BlockingExecutor.Priority) async throws(DuplexError) -> [Float]
+    /// - Parameter urgency: when the audio must start playing; adapters with a shared
+    ///   inference queue (``InferenceScheduler``) run the earliest deadline first.
+    func synthesize(_ text: String, options: VoiceOptions, urgency: InferenceUrgency) async throws(DuplexError) -> [Float]
     /// Releases the voice's resources. Called once, when no session uses it.
     func unload() async
 }
 
 extension TTSVoice {
-    /// Synthesizes one segment with ``BlockingExecutor/Priority/urgent`` priority.
+    /// Synthesizes one segment that is needed now.
     public func synthesize(_ text: String, options: VoiceOptions) async throws(DuplexError) -> [Float] {
-        try await synthesize(text, options: options, priority: .urgent)
+        try await synthesize(text, options: options, urgency: .now)
     }
 }

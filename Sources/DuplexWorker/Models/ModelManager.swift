@@ -47,6 +47,9 @@ public struct LoadedModel: Sendable {
     public let loadDuration: Duration
     /// How long the warmup synthesis took.
     public let warmupDuration: Duration
+    /// Inference time / audio duration of a second (warm) run of the warmup phrase, on
+    /// every inference thread; nil without warmup. The worker derives its capacity from it.
+    public var warmupRealTimeFactor: Double?
     /// Estimated memory: the larger of the model files' size and the process RSS growth
     /// measured across the load.
     public var memoryBytes: Int = 0
@@ -385,10 +388,21 @@ public actor ModelManager {
             at48k += resampler.flush()
             gain = normalizer.gain(for: at48k)
         }
+        let warmupDuration = clock.now - warmStart
+        // A second, warm run measures the real-time factor (the first includes one-off costs).
+        var realTimeFactor: Double?
+        if let warmupText {
+            let start = clock.now
+            let audio = try await voice.synthesize(warmupText, options: VoiceOptions())
+            if !audio.isEmpty {
+                realTimeFactor = (clock.now - start).millisecondsDouble / 1000 / (Double(audio.count) / Double(voice.sampleRate))
+            }
+        }
         let fileBytes = descriptor.files.values.reduce(0) { total, path in
             total + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0)
         }
-        var model = LoadedModel(voice: voice, gain: gain, loadDuration: loadDuration, warmupDuration: clock.now - warmStart)
+        var model = LoadedModel(voice: voice, gain: gain, loadDuration: loadDuration, warmupDuration: warmupDuration)
+        model.warmupRealTimeFactor = realTimeFactor
         model.memoryBytes = max(fileBytes, ProcessMemory.residentBytes - rssBefore)
         return model
     }

@@ -25,6 +25,9 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     public let manager: ModelManager
     /// Live statistics.
     public let stats = WorkerStats()
+    /// The inference scheduler neural voices run on (its queue is the worker's true load).
+    public let scheduler: InferenceScheduler?
+    private let derivedCapacity = Atomic<Int>(0)
     private let sessions = Mutex<[String: Session]>([:])
     private let ready = Atomic<Bool>(false)
     private let logger: Logger
@@ -33,11 +36,12 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
 
     /// Creates the service.
     public init(
-        configuration: WorkerSection, manager: ModelManager, preloadModelIDs: [String] = [], maxSynthesisCharacters: Int = 1_000_000,
-        logger: Logger
+        configuration: WorkerSection, manager: ModelManager, scheduler: InferenceScheduler? = nil, preloadModelIDs: [String] = [],
+        maxSynthesisCharacters: Int = 1_000_000, logger: Logger
     ) {
         self.configuration = configuration
         self.manager = manager
+        self.scheduler = scheduler
         self.preloadModelIDs = preloadModelIDs
         self.maxSynthesisCharacters = maxSynthesisCharacters
         self.logger = logger
@@ -60,7 +64,14 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             throw DuplexError(.unknownModel,
                 "worker.default_model '\(id)' is not installed. `duplex models list` shows the installed models.")
         }
-        try await manager.load(id)
+        let model = try await manager.load(id)
+        if let rtf = model.warmupRealTimeFactor {
+            let capacity = Self.capacity(realTimeFactor: rtf)
+            derivedCapacity.store(capacity, ordering: .relaxed)
+            logger.info("capacity from warmup", metadata: [
+                "model.rtf": "\(String(format: "%.3f", rtf))", "worker.max_sessions": "\(configuration.maxSessions == 0 ? "\(capacity) (auto)" : "\(configuration.maxSessions)")",
+            ])
+        }
         ready.store(true, ordering: .releasing)
         // Preloads come after the default and never make the worker unready.
         for other in preloadModelIDs where other != id {
@@ -74,6 +85,23 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
 
     /// Number of open sessions.
     public var sessionCount: Int { sessions.withLock { $0.count } }
+
+    /// The session limit: `worker.max_sessions`, or with `auto` (0) the capacity derived from
+    /// the default voice's warmup (32 until it is measured).
+    public var maxSessions: Int {
+        if configuration.maxSessions > 0 { return configuration.maxSessions }
+        let derived = derivedCapacity.load(ordering: .relaxed)
+        return derived > 0 ? derived : 32
+    }
+
+    /// Real-time sessions a voice of real-time factor `rtf` (measured on every inference
+    /// thread) can keep fed: 80% of the threads' time, at `rtf × threads` thread-seconds per
+    /// second of audio, is `0.8 / rtf` sessions (clamped to 1…128). Several sessions share the
+    /// threads one call each, which costs fewer thread-seconds, so this errs on the safe side.
+    static func capacity(realTimeFactor rtf: Double) -> Int {
+        guard rtf > 0 else { return 128 }
+        return min(128, max(1, Int((0.8 / rtf).rounded(.down))))
+    }
 
     // MARK: Sessions
 
@@ -94,8 +122,18 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             throw DuplexError(.unknownModel, "No model is installed.")
         }
         let isNew = sessions.withLock { $0[id] == nil }
-        if isNew, sessionCount >= configuration.maxSessions {
-            throw DuplexError(.sessionLimit, "This worker already serves \(configuration.maxSessions) sessions (worker.max_sessions).")
+        if isNew, sessionCount >= maxSessions {
+            throw DuplexError(.sessionLimit, "This worker already serves \(maxSessions) sessions (worker.max_sessions).")
+        }
+        // Refuse what cannot be served in time, so the router tries another worker.
+        if isNew, !options.forceAdmission, configuration.firstAudioTargetMs > 0, sessionCount > 0, let load = scheduler?.load,
+            load.ready + load.running > 0,
+            load.predictedFirstAudioMs > Double(configuration.firstAudioTargetMs)
+        {
+            stats.sessionRefused()
+            throw DuplexError(
+                .overloaded,
+                "This worker's inference queue predicts \(Int(load.predictedFirstAudioMs)) ms to first audio, over worker.first_audio_target_ms (\(configuration.firstAudioTargetMs)); try another worker.")
         }
         let lease = try await manager.acquire(modelID)
         if Task.isCancelled {
@@ -160,7 +198,8 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         stats.synthesisStarted()
         let pipeline = SynthesisPipeline(
             model: lease.model, options: options, leadFrames: configuration.pacingLeadMs / OutputFormat.frameMilliseconds,
-            synthesisAhead: configuration.synthesisAhead, maxCharacters: maxSynthesisCharacters, clock: ContinuousClock())
+            synthesisAhead: configuration.synthesisAhead, maxCharacters: maxSynthesisCharacters,
+            margin: .milliseconds(configuration.synthesisMarginMs), clock: ContinuousClock())
         let pending = Locked<Duplex_Tts_V1_TextChunk?>(first)
         var figures = SynthesisFigures()
         do {
@@ -192,6 +231,10 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
                     message.isFinal = frame.isFinal
                     if let reason = frame.endReason {
                         message.endReason = reason == .completed ? .completed : .stopped
+                    }
+                    if let late = frame.late {
+                        message.lateFrames = UInt32(clamping: late.frames)
+                        message.maxLatenessMs = UInt32(clamping: late.worst.milliseconds)
                     }
                     try await response.write(message)
                 })
@@ -315,7 +358,7 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         capabilities.cpuOk = snapshot.capabilities.contains("cpu_ok")
         capabilities.emotiveZeroPrompt = snapshot.capabilities.contains("expressive")
         capabilities.languages = snapshot.languages
-        capabilities.maxConcurrentSessions = Int32(configuration.maxSessions)
+        capabilities.maxConcurrentSessions = Int32(maxSessions)
         var response = Duplex_Tts_V1_GetCapabilitiesResponse()
         response.capabilities = capabilities
         response.residentModels = snapshot.residentModels
@@ -340,7 +383,9 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         public var models: [String]
         /// Resident model ids.
         public var residentModels: [String]
-        /// Live figures (`active_sessions`, `queue_depth`, `rtf_p50`, `first_audio_p50_ms`, …).
+        /// Live figures (`active_sessions`, `queue_depth` (inference jobs waiting), `rtf_p50`,
+        /// `first_audio_p50_ms`, `predicted_first_audio_ms`, `earliest_slack_ms`, `busy_fraction`,
+        /// `late_frames`, …).
         public var metrics: [String: Double]
     }
 
@@ -349,23 +394,32 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         let models = manager.catalog.all
         let residentMemory = await manager.residentModels.reduce(0) { $0 + $1.memoryBytes }
         let counters = await manager.counters
+        let load = scheduler?.load ?? InferenceLoad()
+        var metrics: [String: Double] = [
+            "active_sessions": Double(sessionCount),
+            "active_syntheses": Double(stats.activeSyntheses),
+            "queue_depth": Double(load.waiting),
+            "inference_ready": Double(load.ready),
+            "inference_running": Double(load.running),
+            "busy_fraction": load.busyFraction,
+            "predicted_first_audio_ms": load.predictedFirstAudioMs,
+            "max_sessions": Double(maxSessions),
+            "late_frames": Double(stats.lateFrames),
+            "rtf_p50": stats.realTimeFactorP50,
+            "first_audio_p50_ms": stats.firstAudioP50,
+            "resident_models_memory_bytes": Double(residentMemory),
+            "rss_bytes": Double(ProcessMemory.residentBytes),
+            "model_loads": Double(counters.loads),
+            "model_evictions": Double(counters.evictions),
+        ]
+        if let slack = load.earliestSlack { metrics["earliest_slack_ms"] = slack.millisecondsDouble }
         return Snapshot(
             name: configuration.name, ready: isReady,
             capabilities: Set(models.flatMap(\.tags)).union(["streaming"]).sorted(),
             languages: Array(Set(models.flatMap(\.languages))).sorted(),
             models: models.map(\.modelID).sorted(),
             residentModels: await manager.residentModelIDs,
-            metrics: [
-                "active_sessions": Double(sessionCount),
-                "active_syntheses": Double(stats.activeSyntheses),
-                "queue_depth": Double(stats.activeSyntheses),
-                "rtf_p50": stats.realTimeFactorP50,
-                "first_audio_p50_ms": stats.firstAudioP50,
-                "resident_models_memory_bytes": Double(residentMemory),
-                "rss_bytes": Double(ProcessMemory.residentBytes),
-                "model_loads": Double(counters.loads),
-                "model_evictions": Double(counters.evictions),
-            ])
+            metrics: metrics)
     }
 
     /// The ABI version this worker implements (reported in `GetCapabilities`).

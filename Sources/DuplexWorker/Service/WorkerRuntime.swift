@@ -16,8 +16,16 @@ public struct WorkerRuntime: Sendable {
     /// How often the evictor runs.
     public let evictInterval: Duration
 
+    /// Runs neural inference (Piper) in deadline order on `worker.inference_threads` threads.
+    public let scheduler: InferenceScheduler
+
     /// Builds the runtime.
     public init(configuration: DuplexConfiguration, logger: Logger) {
+        let scheduler = InferenceScheduler(
+            name: "inference", threadBudget: configuration.worker.inferenceThreads,
+            aheadWindow: .milliseconds(configuration.worker.synthesisAheadMs),
+            width: .init(rawValue: configuration.worker.inferenceWidth) ?? .adaptive)
+        self.scheduler = scheduler
         let adapters: [any TTSAdapter] = configuration.worker.adapters.compactMap { family in
             switch family {
             case "sine": SineAdapter()
@@ -27,7 +35,7 @@ public struct WorkerRuntime: Sendable {
                     cacheDirectory: configuration.worker.cacheDir,
                     inference: InferenceOptions(
                         provider: configuration.worker.executionProvider, threads: configuration.worker.inferenceThreads),
-                    concurrency: configuration.worker.inferenceConcurrency)
+                    scheduler: scheduler)
             default: nil
             }
         }
@@ -47,7 +55,8 @@ public struct WorkerRuntime: Sendable {
             catalog: catalog, normalizer: LoudnessNormalizer(mode: mode, target: configuration.audio.targetLevel),
             warmupText: settings.warmupText, policy: policy, logger: logger)
         service = TTSWorkerService(
-            configuration: configuration.worker, manager: manager, preloadModelIDs: settings.preloadModelIDs, logger: logger)
+            configuration: configuration.worker, manager: manager, scheduler: scheduler, preloadModelIDs: settings.preloadModelIDs,
+            logger: logger)
         evictInterval = .milliseconds(settings.evictCheckIntervalMs)
     }
 }

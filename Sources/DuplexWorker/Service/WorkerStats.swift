@@ -9,6 +9,7 @@ public final class WorkerStats: Sendable {
         var firstAudioMs: [Double] = []
         var realTimeFactors: [Double] = []
         var activeSyntheses = 0
+        var lateFrames = 0
     }
 
     private let state = Mutex(State())
@@ -16,12 +17,19 @@ public final class WorkerStats: Sendable {
     private let firstAudioTimer = Metrics.Timer(label: "duplex_worker_first_audio_seconds")
     private let rtfRecorder = Recorder(label: "duplex_worker_rtf", aggregate: true)
     private let synthesesCounter = Counter(label: "duplex_worker_syntheses_total")
+    private let lateFramesCounter = Counter(label: "duplex_worker_late_frames_total")
+    private let latenessTimer = Metrics.Timer(label: "duplex_worker_frame_lateness_seconds")
+    private let refusedCounter = Counter(label: "duplex_worker_sessions_refused_total", dimensions: [("reason", "overloaded")])
 
     /// Creates empty statistics.
     public init() {}
 
     /// Syntheses currently running.
     public var activeSyntheses: Int { state.withLock { $0.activeSyntheses } }
+    /// Data frames that left late since the worker started (see ``Pacer``).
+    public var lateFrames: Int { state.withLock { $0.lateFrames } }
+
+    func sessionRefused() { refusedCounter.increment() }
 
     func synthesisStarted() {
         state.withLock { $0.activeSyntheses += 1 }
@@ -31,6 +39,7 @@ public final class WorkerStats: Sendable {
     func synthesisEnded(_ figures: SynthesisFigures) {
         state.withLock { s in
             s.activeSyntheses -= 1
+            s.lateFrames += figures.lateFrames
             if let first = figures.firstAudio {
                 s.firstAudioMs.append(first.millisecondsDouble)
                 if s.firstAudioMs.count > window { s.firstAudioMs.removeFirst() }
@@ -40,6 +49,10 @@ public final class WorkerStats: Sendable {
         }
         if let first = figures.firstAudio { firstAudioTimer.recordNanoseconds(Int64(first.millisecondsDouble * 1e6)) }
         figures.realTimeFactors.forEach { rtfRecorder.record($0) }
+        if figures.lateFrames > 0 {
+            lateFramesCounter.increment(by: figures.lateFrames)
+            latenessTimer.recordNanoseconds(Int64(figures.maxLateness.millisecondsDouble * 1e6))
+        }
     }
 
     /// Median first-audio latency in milliseconds over the recent window (0 if none).

@@ -32,6 +32,8 @@ public struct PipelineFrame: Sendable {
     /// Set on the first frame of each segment: the segment's text and its range in the input
     /// (ABI v1.1 `SegmentStart`).
     public var segmentStart: TextSegmenter.Segment?
+    /// Set on the end marker: data frames that left late, and the worst lateness.
+    public var late: (frames: Int, worst: Duration)?
 }
 
 /// Why a synthesis ended.
@@ -88,6 +90,12 @@ public struct SynthesisFigures: Sendable {
     public var firstAudio: Duration?
     /// Inference time / audio duration, per segment.
     public var realTimeFactors: [Double] = []
+    /// Data frames that left after the listener's buffer ran dry (see ``Pacer``).
+    public var lateFrames = 0
+    /// The worst lateness of a late frame.
+    public var maxLateness: Duration = .zero
+    /// Whether the synthesis was paced in real time.
+    public var paced = true
 }
 
 /// Turns a stream of text pieces into paced 20 ms frames of 48 kHz audio:
@@ -95,8 +103,13 @@ public struct SynthesisFigures: Sendable {
 /// 1. the **reader** segments incoming text into speakable clauses (``TextSegmenter``);
 /// 2. the **producer** synthesizes each segment (at most `synthesisAhead` segments ahead
 ///    of playback), resamples to 48 kHz, applies the voice's loudness gain and cuts frames;
+///    each inference call carries its deadline (``InferenceUrgency``): the first segment is
+///    needed now, a later one when the audio already synthesized runs out, less `margin`;
 /// 3. the **emitter** hands frames out on a monotonic clock (``Pacer``), honouring
 ///    PAUSE/RESUME/STOP through the run's ``PlaybackGate``, then emits one end marker.
+///
+/// With `options.pacing == false` the emitter does not pace and every inference call is
+/// ``InferenceUrgency/unpaced``: frames leave as fast as they are synthesized.
 ///
 /// The three are children of one task group: when the emitter ends, the others are cancelled.
 public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration == Duration {
@@ -110,17 +123,33 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
     public var synthesisAhead: Int
     /// Most characters one synthesis may receive.
     public var maxCharacters: Int
+    /// How long before the listener's audio runs out a later segment's inference is due.
+    public var margin: Duration
     /// The clock used for pacing.
     public var clock: C
 
     /// Creates a pipeline.
-    public init(model: LoadedModel, options: VoiceOptions, leadFrames: Int, synthesisAhead: Int, maxCharacters: Int, clock: C) {
+    public init(
+        model: LoadedModel, options: VoiceOptions, leadFrames: Int, synthesisAhead: Int, maxCharacters: Int,
+        margin: Duration = .milliseconds(200), clock: C
+    ) {
         self.model = model
         self.options = options
         self.leadFrames = leadFrames
         self.synthesisAhead = synthesisAhead
         self.maxCharacters = maxCharacters
+        self.margin = margin
         self.clock = clock
+    }
+
+    /// When a segment's audio is needed: the first one now; a later one when the frames
+    /// synthesized but not yet emitted (plus the lead the listener holds) have played, less
+    /// the margin. Unpaced syntheses are never urgent.
+    static func urgency(segment index: Int, bufferedFrames: Int, leadFrames: Int, margin: Duration, paced: Bool) -> InferenceUrgency {
+        guard paced else { return .unpaced }
+        guard index > 0 else { return .now }
+        let playable = OutputFormat.frameDuration * max(0, bufferedFrames + leadFrames)
+        return .paced(slack: max(.zero, playable - margin))
     }
 
     private struct SegmentAudio: Sendable {
@@ -214,11 +243,10 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
         while let next = try await segments.next() {
             let segment = next.text
             let start = inferenceClock.now
-            // Urgent while the listener has less than half a second of audio in hand, so a
-            // reply's first clause overtakes other sessions' work ahead of playback.
-            let buffered = producedFrames - Int(run.framesEmitted)
-            let priority: BlockingExecutor.Priority = index == 0 || buffered < 25 ? .urgent : .ahead
-            var samples = try await model.voice.synthesize(segment, options: options, priority: priority)
+            let urgency = Self.urgency(
+                segment: Int(index), bufferedFrames: producedFrames - Int(run.framesEmitted), leadFrames: leadFrames, margin: margin,
+                paced: options.pacing)
+            var samples = try await model.voice.synthesize(segment, options: options, urgency: urgency)
             let elapsed = inferenceClock.now - start
             if !samples.isEmpty {
                 let seconds = Double(samples.count) / Double(model.voice.sampleRate)
@@ -267,7 +295,7 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
             guard let segment = next else { break }
             lastSegment = segment.index
             for (offset, frame) in segment.frames.enumerated() {
-                try await pacer.waitForNextFrame()
+                if options.pacing { try await pacer.waitForNextFrame() }
                 switch await run.gate.pass() {
                 case .stopped:
                     reason = .stopped
@@ -292,8 +320,15 @@ public struct SynthesisPipeline<C: Clock & Sendable>: Sendable where C.Duration 
             }
         }
         if run.gate.isStopped { reason = .stopped }
+        let (late, lateness, paced) = (pacer.lateFrames, pacer.maxLateness, options.pacing)
+        figures.withLock {
+            $0.lateFrames = late
+            $0.maxLateness = lateness
+            $0.paced = paced
+        }
         sequence += 1
-        try await emit(PipelineFrame(pcm: Data(), sequence: sequence, segmentIndex: lastSegment, isFinal: true, endReason: reason))
+        try await emit(PipelineFrame(
+            pcm: Data(), sequence: sequence, segmentIndex: lastSegment, isFinal: true, endReason: reason, late: (late, lateness)))
         return reason
     }
 }

@@ -8,7 +8,7 @@ import Logging
 
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks: TTS and conversation against a running server, ASR in process.", subcommands: [BenchTTS.self, BenchASR.self, BenchConversation.self])
+        abstract: "Benchmarks: TTS and conversation against a running server, ASR in process.", subcommands: [BenchTTS.self, BenchSegments.self, BenchCapacity.self, BenchASR.self, BenchConversation.self])
 }
 
 struct BenchTTS: AsyncParsableCommand {
@@ -47,17 +47,18 @@ struct BenchTTS: AsyncParsableCommand {
         print("duplex bench tts  url=\(url) model=\(model ?? "(default)") repeats=\(repeats)")
         print("text: \(text)")
         print(String(repeating: "-", count: 96))
-        print("sessions  replies  first-audio p50  p95  max (ms)   jitter p95 (ms)  audio/wall  realtime  errors")
+        print("sessions  replies  first-audio p50  p95  max (ms)   jitter p95 (ms)  audio/wall  realtime  late(worker)  gaps(player)  errors")
         if let health = try? await serverHealth() { print("server: \(health)") }
         for count in counts {
             let result = try await runRound(sessions: count)
             let fa = result.firstAudio.sorted()
             let jitter = result.jitter.sorted()
             print(String(
-                format: "%8d  %7d  %15.1f  %5.1f  %6.1f   %15.2f  %10.2f  %8@  %6d",
+                format: "%8d  %7d  %15.1f  %5.1f  %6.1f   %15.2f  %10.2f  %8@  %12d  %12d  %6d",
                 count, fa.count, percentile(fa, 0.5), percentile(fa, 0.95), fa.last ?? 0, percentile(jitter, 0.95),
                 result.audioSeconds / max(result.wallSeconds, 1e-9), (result.underruns == 0 ? "yes" : "no(\(result.underruns))") as NSString,
-                result.errors))
+                result.lateFrames, result.playerGaps, result.errors))
+            for message in result.errorMessages.sorted().prefix(3) { print("          error: \(message)") }
         }
         if let health = try? await serverHealth() { print("server after: \(health)") }
         if localRtf { try await measureLocalRTF(counts: counts) }
@@ -162,6 +163,9 @@ struct BenchTTS: AsyncParsableCommand {
         var wallSeconds = 0.0
         var underruns = 0
         var errors = 0
+        var errorMessages: Set<String> = []
+        var lateFrames = 0
+        var playerGaps = 0
     }
 
     private func runRound(sessions: Int) async throws -> Round {
@@ -183,6 +187,10 @@ struct BenchTTS: AsyncParsableCommand {
                             partial.underruns += jitter.filter { $0 > 60 }.count
                             partial.audioSeconds += Double(reply.pcm.count / 2) / 48_000
                             partial.errors += reply.errors.count + (reply.reason == "completed" ? 0 : 1)
+                            partial.errorMessages.formUnion(reply.errors)
+                            if reply.reason != "completed" { partial.errorMessages.insert("tts_end reason \(reply.reason)") }
+                            partial.lateFrames += reply.reportedLateFrames
+                            partial.playerGaps += reply.playoutUnderruns()
                         }
                         return partial
                     }
@@ -195,6 +203,9 @@ struct BenchTTS: AsyncParsableCommand {
                 total.audioSeconds += partial.audioSeconds
                 total.underruns += partial.underruns
                 total.errors += partial.errors
+                total.errorMessages.formUnion(partial.errorMessages)
+                total.lateFrames += partial.lateFrames
+                total.playerGaps += partial.playerGaps
             }
             return total
         }

@@ -24,13 +24,21 @@ struct Say: AsyncParsableCommand {
     @Option(help: "Speaking-rate multiplier (0.5–2.0).")
     var speed: Double?
 
+    @Flag(
+        inversion: .prefixedNo,
+        help: "Stream in real time. Default: paced only when writing PCM to stdout (a player); a WAV file is synthesized as fast as possible.")
+    var pacing: Bool?
+
     func run() async throws {
         let logger = Logger(label: "duplex.say")
         let text = self.text, model = self.model, speed = self.speed
+        let pacing = self.pacing ?? (out == nil)
+        let started = ContinuousClock.now
         let reply = try await DuplexConnection.connect(url: url, logger: logger) { connection in
             var start: [String: any Sendable] = [:]
             if let model { start["model_id"] = model }
             if let speed { start["speed"] = speed }
+            if !pacing { start["pacing"] = false }
             try await connection.startSession(start)
             return try await connection.speak(text)
         }
@@ -41,7 +49,8 @@ struct Say: AsyncParsableCommand {
         if let out {
             try WAVFile(samples: reply.samples, sampleRate: OutputFormat.sampleRate).write(path: out)
             let latency = reply.firstAudioLatency.map { String(format: "%.1f", $0.millisecondsDouble) } ?? "-"
-            print("wrote \(out): \(reply.frameSizes.count) frames, \(String(format: "%.2f", Double(reply.samples.count) / 48_000)) s, first audio \(latency) ms")
+            let wall = started.duration(to: .now).millisecondsDouble / 1000
+            print("wrote \(out): \(reply.frameSizes.count) frames, \(String(format: "%.2f", Double(reply.samples.count) / 48_000)) s, first audio \(latency) ms, \(String(format: "%.2f", wall)) s wall\(pacing ? "" : " (unpaced)")")
         } else {
             FileHandle.standardOutput.write(reply.pcm)
         }

@@ -18,12 +18,18 @@ class VoiceOptions:
         voice: the ``voice`` or ``language`` option (1–64 characters), e.g. an espeak voice name.
         noise_scale: VITS/Piper noise scale override (0–2), or None.
         noise_w: VITS/Piper noise width override (0–2), or None.
+        pacing: False for clients that do not play in real time: frames flow as fast as they
+            are synthesized (ABI v1.1 ``pacing`` option).
+        admission: ``strict`` (refuse when the worker cannot serve in time) or ``force`` (the
+            router's last resort: serve anyway), ABI v1.1.
     """
 
     speed: float = 1.0
     voice: Optional[str] = None
     noise_scale: Optional[float] = None
     noise_w: Optional[float] = None
+    pacing: bool = True
+    admission: str = "strict"
 
     @classmethod
     def parse(cls, options: Mapping[str, str]) -> "VoiceOptions":
@@ -33,6 +39,7 @@ class VoiceOptions:
             DuplexError: ``INVALID_MESSAGE`` naming the bad option.
         """
         speed, voice, noise_scale, noise_w = 1.0, None, None, None
+        pacing, admission = True, "strict"
         for key, value in options.items():
             if key == "speed":
                 v = _number(value)
@@ -51,11 +58,22 @@ class VoiceOptions:
                     noise_scale = v
                 else:
                     noise_w = v
+            elif key == "pacing":
+                if value.lower() in ("true", "1", "yes"):
+                    pacing = True
+                elif value.lower() in ("false", "0", "no"):
+                    pacing = False
+                else:
+                    raise DuplexError(INVALID_MESSAGE, f"Option 'pacing' must be true or false (got '{value}').")
+            elif key == "admission":
+                if value not in ("strict", "force"):
+                    raise DuplexError(INVALID_MESSAGE, f"Option 'admission' must be strict or force (got '{value}').")
+                admission = value
             else:
                 raise DuplexError(
                     INVALID_MESSAGE,
-                    f"Unknown voice option '{key}'; known: speed, voice, language, noise_scale, noise_w.")
-        return cls(speed=speed, voice=voice, noise_scale=noise_scale, noise_w=noise_w)
+                    "Unknown voice option '" + key + "'; known: speed, voice, language, noise_scale, noise_w, pacing, admission.")
+        return cls(speed=speed, voice=voice, noise_scale=noise_scale, noise_w=noise_w, pacing=pacing, admission=admission)
 
 
 def _number(text: str) -> Optional[float]:

@@ -220,7 +220,8 @@ class TTSService:
         config = self.config
         pipeline = SynthesisPipeline(
             run, lease.loaded, session.options, self.executor, session_id, lead_frames=config.lead_frames,
-            synthesis_ahead=config.synthesis_ahead, max_characters=config.max_synthesis_characters, paced=config.paced)
+            synthesis_ahead=config.synthesis_ahead, max_characters=config.max_synthesis_characters,
+            paced=config.paced and session.options.pacing)
         try:
             await pipeline.execute(first.text, first.is_final, requests, context.write)
         except (DuplexError, asyncio.CancelledError, grpc.aio.AbortError):

@@ -28,16 +28,28 @@ class SwiftParityTests(unittest.TestCase):
         self.assertEqual(texts(s.flush()), ["How are you?"])
 
     def test_abbreviations_and_initials(self):
-        s = TextSegmenter()
+        s = TextSegmenter(SegmenterPolicy(growing_segment_words=()))
         self.assertEqual(texts(s.append("Hi. Dr. Smith met J. Doe at 3.5 p.m. today. Next ")),
                          ["Hi.", "Dr. Smith met J. Doe at 3.5 p.m. today."])
 
     def test_long_first_sentence_is_cut_after_a_few_words(self):
         s = TextSegmenter()
-        self.assertEqual(texts(s.append("one two three four five six seven eight nine ten eleven ")), ["one two three"])
-        self.assertEqual(texts(s.flush()), ["four five six seven eight nine ten eleven"])
+        self.assertEqual(
+            texts(s.append("one two three four five six seven eight nine ten eleven ")),
+            ["one two three", "four five six seven eight nine"])
+        self.assertEqual(texts(s.flush()), ["ten eleven"])
         t = TextSegmenter()
         self.assertEqual(texts(t.append("one two three four, five six seven eight ")), ["one two three four,"])
+
+    def test_segments_after_the_first_grow_step_by_step(self):
+        s = TextSegmenter()
+        words = " ".join(f"w{i}" for i in range(1, 61)) + " "
+        out = texts(s.append(words)) + texts(s.flush())
+        self.assertEqual([len(x.split()) for x in out], [3, 6, 12, 24, 15])
+        t = TextSegmenter()
+        text = "Well, then we go out to the park, and after that we eat some cake at home tonight. "
+        self.assertEqual(texts(t.append(text)),
+                         ["Well, then we", "go out to the park,", "and after that we eat some cake at home tonight."])
 
     def test_later_segments_are_bounded(self):
         s = TextSegmenter(SegmenterPolicy(max_words=10, max_characters=300))

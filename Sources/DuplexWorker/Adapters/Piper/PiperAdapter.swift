@@ -9,26 +9,34 @@ import Synchronization
 /// A pack is `voicepacks/piper/<model_id>/` with the two Piper files and, optionally, a
 /// `metadata.yaml` (`files: {model: …, config: …}`); a folder holding just a voice from the
 /// public Piper collection works too (see ``describe(folder:)``). Loading prepares a
-/// sherpa-ready copy in the cache (``PiperModelPreparer``), loads it on the adapter's
-/// inference executor and phonemizes with espeak-ng (``PiperPhonemizer``).
+/// sherpa-ready copy in the cache (``PiperModelPreparer``), loads it twice (one instance on
+/// every inference thread, one on a single thread: see ``InferenceScheduler``) and phonemizes
+/// with espeak-ng (``PiperPhonemizer``).
 public struct PiperAdapter: TTSAdapter {
     /// The family name.
     public let family = "piper"
     /// Where prepared copies of voices are written.
     public let cacheDirectory: String
-    /// Provider and intra-op threads of each inference call.
+    /// The execution provider; `inference.threads` is ignored (the scheduler's budget rules).
     public let inference: InferenceOptions
-    /// Runs inference: its thread count is the number of concurrent inference calls.
-    public let executor: BlockingExecutor
+    /// Runs inference in deadline order on its thread budget.
+    public let scheduler: InferenceScheduler
 
     /// Creates the adapter.
     /// - Parameters:
-    ///   - concurrency: inference calls that may run at the same time (each uses
-    ///     `inference.threads` threads).
-    public init(cacheDirectory: String, inference: InferenceOptions, concurrency: Int = 1, queueCapacity: Int = 256) {
+    ///   - inference: the execution provider.
+    ///   - scheduler: the worker's inference scheduler (shared by every neural voice).
+    public init(cacheDirectory: String, inference: InferenceOptions, scheduler: InferenceScheduler) {
         self.cacheDirectory = cacheDirectory
         self.inference = inference
-        self.executor = BlockingExecutor(name: "piper", threads: max(1, concurrency), queueCapacity: queueCapacity)
+        self.scheduler = scheduler
+    }
+
+    /// Creates the adapter with its own scheduler of `inference.threads` threads.
+    public init(cacheDirectory: String, inference: InferenceOptions) {
+        self.init(
+            cacheDirectory: cacheDirectory, inference: inference,
+            scheduler: InferenceScheduler(name: "piper", threadBudget: inference.threads, aheadWindow: .seconds(2)))
     }
 
     public func builtInModels() -> [ModelDescriptor] { [] }
@@ -78,24 +86,25 @@ public struct PiperAdapter: TTSAdapter {
         let config = try PiperVoiceConfig.load(path: configPath)
         let preparer = PiperModelPreparer(cacheDirectory: cacheDirectory)
         let inference = self.inference
+        let budget = scheduler.threadBudget
         let scales = Scales(
             noise: Float(model.metadata["noise_scale"].flatMap(Double.init) ?? config.noiseScale),
             width: Float(model.metadata["noise_w"].flatMap(Double.init) ?? config.noiseWidth),
             length: Float(model.metadata["length_scale"].flatMap(Double.init) ?? config.lengthScale))
         let loaded: LoadedFiles
         do {
-            loaded = try await executor.run {
+            loaded = try await scheduler.run(.now, measured: false) { _ in
                 let prepared = try preparer.prepare(model: modelPath, config: config, configPath: configPath)
-                let synthesizer = try SherpaSynthesizer(scales.configuration(prepared: prepared, inference: inference))
-                return LoadedFiles(prepared: prepared, synthesizer: synthesizer)
+                let synthesizers = try SynthesizerPair(scales: scales, prepared: prepared, inference: inference, budget: budget)
+                return LoadedFiles(prepared: prepared, synthesizers: synthesizers)
             }
         } catch {
             throw DuplexError.wrap(error, as: .modelLoadFailed, "Loading Piper voice '\(model.modelID)' failed.")
         }
         let phonemizer = PiperPhonemizer(voice: config.espeakVoice, knownCodepoints: config.knownCodepoints())
         return PiperVoice(
-            descriptor: model, sampleRate: loaded.synthesizer.sampleRate, prepared: loaded.prepared, scales: scales,
-            inference: inference, base: loaded.synthesizer, phonemizer: phonemizer, executor: executor)
+            descriptor: model, sampleRate: loaded.synthesizers.wide.sampleRate, prepared: loaded.prepared, scales: scales,
+            inference: inference, base: loaded.synthesizers, phonemizer: phonemizer, scheduler: scheduler)
     }
 
     private func files(of pack: ModelDescriptor) throws(DuplexError) -> (model: String, config: String) {
@@ -112,7 +121,27 @@ public struct PiperAdapter: TTSAdapter {
 
 private struct LoadedFiles: Sendable {
     var prepared: PiperModelPreparer.Prepared
-    var synthesizer: SherpaSynthesizer
+    var synthesizers: SynthesizerPair
+}
+
+/// One voice loaded twice: onnxruntime fixes a session's intra-op threads when it is created,
+/// so a call given every thread (alone in the queue) runs on `wide`, and calls given one
+/// thread each (several ready at once) share `narrow` (its `Run` is thread-safe).
+struct SynthesizerPair: Sendable {
+    var wide: SherpaSynthesizer
+    var narrow: SherpaSynthesizer
+
+    init(scales: Scales, prepared: PiperModelPreparer.Prepared, inference: InferenceOptions, budget: Int) throws(DuplexError) {
+        var options = inference
+        options.threads = max(1, budget)
+        wide = try SherpaSynthesizer(scales.configuration(prepared: prepared, inference: options))
+        options.threads = 1
+        narrow = budget > 1 ? try SherpaSynthesizer(scales.configuration(prepared: prepared, inference: options)) : wide
+    }
+
+    func synthesizer(for lane: InferenceLane) -> SherpaSynthesizer {
+        lane.threads > 1 ? wide : narrow
+    }
 }
 
 /// VITS sampling scales of a loaded voice.
@@ -136,16 +165,16 @@ final class PiperVoice: TTSVoice {
     private let prepared: PiperModelPreparer.Prepared
     private let scales: Scales
     private let inference: InferenceOptions
-    private let base: SherpaSynthesizer
+    private let base: SynthesizerPair
     private let phonemizer: PiperPhonemizer
-    private let executor: BlockingExecutor
+    private let scheduler: InferenceScheduler
     private let normalizer = TextNormalizer()
-    private let variants = Mutex<[(Scales, SherpaSynthesizer)]>([])
+    private let variants = Mutex<[(Scales, SynthesizerPair)]>([])
     private static let maxVariants = 2
 
     init(
         descriptor: ModelDescriptor, sampleRate: Int, prepared: PiperModelPreparer.Prepared, scales: Scales,
-        inference: InferenceOptions, base: SherpaSynthesizer, phonemizer: PiperPhonemizer, executor: BlockingExecutor
+        inference: InferenceOptions, base: SynthesizerPair, phonemizer: PiperPhonemizer, scheduler: InferenceScheduler
     ) {
         self.descriptor = descriptor
         self.sampleRate = sampleRate
@@ -154,34 +183,36 @@ final class PiperVoice: TTSVoice {
         self.inference = inference
         self.base = base
         self.phonemizer = phonemizer
-        self.executor = executor
+        self.scheduler = scheduler
     }
 
-    func synthesize(_ text: String, options: VoiceOptions, priority: BlockingExecutor.Priority) async throws(DuplexError) -> [Float] {
+    func synthesize(_ text: String, options: VoiceOptions, urgency: InferenceUrgency) async throws(DuplexError) -> [Float] {
         let sentences = try await phonemizer.phonemize(normalizer.normalize(text))
         guard !sentences.isEmpty else { return [] }
-        let synthesizer = try await synthesizer(for: options)
+        let synthesizers = try await synthesizers(for: options)
         let speed = Float(options.speed)
         do {
-            return try await executor.run(priority: priority) {
-                try synthesizer.generate(sentences: sentences, speed: speed)
+            return try await scheduler.run(urgency) { lane in
+                try synthesizers.synthesizer(for: lane).generate(sentences: sentences, speed: speed)
             }
         } catch {
             throw DuplexError.wrap(error, as: .synthesisFailed, "Piper synthesis failed.")
         }
     }
 
-    private func synthesizer(for options: VoiceOptions) async throws(DuplexError) -> SherpaSynthesizer {
+    private func synthesizers(for options: VoiceOptions) async throws(DuplexError) -> SynthesizerPair {
         guard options.noiseScale != nil || options.noiseWidth != nil else { return base }
         let wanted = Scales(
             noise: options.noiseScale.map(Float.init) ?? scales.noise, width: options.noiseWidth.map(Float.init) ?? scales.width,
             length: scales.length)
         if wanted == scales { return base }
         if let found = variants.withLock({ list in list.first { $0.0 == wanted }?.1 }) { return found }
-        let configuration = wanted.configuration(prepared: prepared, inference: inference)
-        let variant: SherpaSynthesizer
+        let (prepared, inference, budget) = (self.prepared, self.inference, scheduler.threadBudget)
+        let variant: SynthesizerPair
         do {
-            variant = try await executor.run { try SherpaSynthesizer(configuration) }
+            variant = try await scheduler.run(.now, measured: false) { _ in
+                try SynthesizerPair(scales: wanted, prepared: prepared, inference: inference, budget: budget)
+            }
         } catch {
             throw DuplexError.wrap(error, as: .modelLoadFailed, "Loading a Piper variant with custom noise scales failed.")
         }

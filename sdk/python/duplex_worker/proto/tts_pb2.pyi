@@ -44,7 +44,7 @@ class TextChunk(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., text: _Optional[str] = ..., is_final: _Optional[bool] = ..., sequence_number: _Optional[int] = ..., synthesis_id: _Optional[str] = ...) -> None: ...
 
 class AudioFrame(_message.Message):
-    __slots__ = ("session_id", "audio_data", "sample_rate", "frame_duration_ms", "sequence_number", "is_final", "segment_index", "end_reason", "synthesis_id", "segment_start")
+    __slots__ = ("session_id", "audio_data", "sample_rate", "frame_duration_ms", "sequence_number", "is_final", "segment_index", "end_reason", "synthesis_id", "segment_start", "late_frames", "max_lateness_ms")
     SESSION_ID_FIELD_NUMBER: _ClassVar[int]
     AUDIO_DATA_FIELD_NUMBER: _ClassVar[int]
     SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
@@ -55,6 +55,8 @@ class AudioFrame(_message.Message):
     END_REASON_FIELD_NUMBER: _ClassVar[int]
     SYNTHESIS_ID_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_START_FIELD_NUMBER: _ClassVar[int]
+    LATE_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    MAX_LATENESS_MS_FIELD_NUMBER: _ClassVar[int]
     session_id: str
     audio_data: bytes
     sample_rate: int
@@ -65,7 +67,9 @@ class AudioFrame(_message.Message):
     end_reason: EndReason
     synthesis_id: str
     segment_start: SegmentStart
-    def __init__(self, session_id: _Optional[str] = ..., audio_data: _Optional[bytes] = ..., sample_rate: _Optional[int] = ..., frame_duration_ms: _Optional[int] = ..., sequence_number: _Optional[int] = ..., is_final: _Optional[bool] = ..., segment_index: _Optional[int] = ..., end_reason: _Optional[_Union[EndReason, str]] = ..., synthesis_id: _Optional[str] = ..., segment_start: _Optional[_Union[SegmentStart, _Mapping]] = ...) -> None: ...
+    late_frames: int
+    max_lateness_ms: int
+    def __init__(self, session_id: _Optional[str] = ..., audio_data: _Optional[bytes] = ..., sample_rate: _Optional[int] = ..., frame_duration_ms: _Optional[int] = ..., sequence_number: _Optional[int] = ..., is_final: _Optional[bool] = ..., segment_index: _Optional[int] = ..., end_reason: _Optional[_Union[EndReason, str]] = ..., synthesis_id: _Optional[str] = ..., segment_start: _Optional[_Union[SegmentStart, _Mapping]] = ..., late_frames: _Optional[int] = ..., max_lateness_ms: _Optional[int] = ...) -> None: ...
 
 class SegmentStart(_message.Message):
     __slots__ = ("index", "text", "input_start", "input_end")

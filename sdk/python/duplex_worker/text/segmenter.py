@@ -39,6 +39,9 @@ class SegmenterPolicy:
     first_segment_lookahead_words: int = 5
     #: Later segments longer than this many words are split at a comma or a space.
     max_words: int = 30
+    #: The word limits of the second, third, … segment (then ``max_words``): a segment whose
+    #: audio is short cannot cover the synthesis of a long next one.
+    growing_segment_words: tuple = (6, 12, 24)
     #: No segment is longer than this many characters (grapheme clusters).
     max_characters: int = 300
 
@@ -126,6 +129,11 @@ class TextSegmenter:
         policy = self.policy
         buffer = self._buffer
         is_first = self.emitted_count == 0
+        growing = policy.growing_segment_words
+        if is_first or self.emitted_count > len(growing):
+            word_limit = policy.max_words
+        else:
+            word_limit = min(policy.max_words, growing[self.emitted_count - 1])
         words = 0
         in_word = False
         last_comma: Optional[int] = None
@@ -144,7 +152,11 @@ class TextSegmenter:
                         first_cut = index
                     if is_first and words >= policy.first_segment_lookahead_words and first_cut is not None:
                         return first_cut
-                    if words == policy.max_words:
+                    # At the limit the cut is known (the last comma, or here): take it now, even
+                    # if the sentence ends further on in text already buffered.
+                    if not is_first and words == word_limit:
+                        return last_comma if last_comma is not None else index
+                    if is_first and words == word_limit:
                         cut_at_max_words = last_comma if last_comma is not None else index
                 if is_newline(c) and words > 0:
                     return index + 1

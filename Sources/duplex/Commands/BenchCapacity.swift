@@ -1,0 +1,187 @@
+import ArgumentParser
+import DuplexClient
+import DuplexCore
+import Foundation
+import Logging
+
+/// `duplex bench capacity`: ramps concurrent conversation-like sessions against a running
+/// server until frames run late or first audio exceeds a target, and prints the curve.
+struct BenchCapacity: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capacity",
+        abstract: "Ramp concurrent real-time sessions (a simultaneous burst, then staggered replies of mixed lengths) until frames run late.")
+
+    @Option(help: "Server WebSocket URL.")
+    var url = "ws://127.0.0.1:8080/ws"
+
+    @Option(help: "Session counts to try, in order (comma-separated).")
+    var steps = "1,4,8,12,16,20"
+
+    @Option(help: "Seconds of staggered conversation per step (after the burst).")
+    var duration = 20
+
+    @Option(help: "First-audio p95 target in ms: a step over it ends the ramp.")
+    var targetMs = 250.0
+
+    @Option(help: "Extra jitter buffer of the modelled player, in ms (0: it plays from the first frame, holding only the server's lead).")
+    var bufferMs = 0
+
+    @Option(help: "Model to use (default: the server's default).")
+    var model: String?
+
+    @Option(help: "Random seed for think times and reply choice.")
+    var seed: UInt64 = 1
+
+    @Flag(help: "Run every step even after one fails.")
+    var keepGoing = false
+
+    /// Replies of mixed lengths (about 1.5, 4 and 9 s of audio).
+    static let replies = [
+        "Sure, I can do that.",
+        "The quick brown fox jumps over the lazy dog, and then it runs back home before dark.",
+        "Let me check that for you. The next train leaves at a quarter past six from platform four, and it takes about forty minutes to reach the city centre, so you should be there well before seven.",
+    ]
+
+    struct Step: Sendable {
+        var sessions = 0
+        var burstFirstAudio: [Double] = []
+        var firstAudio: [Double] = []
+        var replies = 0
+        var lateFrames = 0
+        var underruns = 0
+        var audioSeconds = 0.0
+        var errors = 0
+        var refused = 0
+        var cpu = 0.0
+
+        mutating func merge(_ other: Step) {
+            burstFirstAudio += other.burstFirstAudio
+            firstAudio += other.firstAudio
+            replies += other.replies
+            lateFrames += other.lateFrames
+            underruns += other.underruns
+            audioSeconds += other.audioSeconds
+            errors += other.errors
+            refused += other.refused
+        }
+    }
+
+    func run() async throws {
+        let counts = steps.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ (1...256).contains($0) }) else {
+            throw ValidationError("--steps must list session counts from 1 to 256.")
+        }
+        print("duplex bench capacity  url=\(url) model=\(model ?? "(default)") \(duration) s per step, buffer \(bufferMs) ms, target p95 \(Int(targetMs)) ms")
+        print(String(repeating: "-", count: 118))
+        print("sessions  burst first-audio p50   p95   max   conversation p50   p95  replies  late(server)  underruns(client)  CPU   errors")
+        var capacity = 0
+        for count in counts {
+            let step = try await runStep(sessions: count)
+            let burst = step.burstFirstAudio.sorted()
+            let all = (step.burstFirstAudio + step.firstAudio).sorted()
+            let conversation = step.firstAudio.sorted()
+            print(String(
+                format: "%8d  %20.1f  %5.1f  %5.1f  %17.1f  %5.1f  %7d  %12d  %17d  %3.0f%%  %6d",
+                count, percentile(burst, 0.5), percentile(burst, 0.95), burst.last ?? 0, percentile(conversation, 0.5),
+                percentile(conversation, 0.95), step.replies, step.lateFrames, step.underruns, step.cpu * 100, step.errors + step.refused))
+            let ok = step.lateFrames == 0 && step.underruns == 0 && step.errors == 0 && step.refused == 0
+                && percentile(all, 0.95) <= targetMs
+            if ok { capacity = max(capacity, count) }
+            if !ok && !keepGoing { break }
+        }
+        print(String(repeating: "-", count: 118))
+        print("capacity: \(capacity) concurrent real-time sessions (no late frame, no underrun, first audio p95 ≤ \(Int(targetMs)) ms)")
+    }
+
+    private func runStep(sessions: Int) async throws -> Step {
+        let logger = Logger(label: "duplex.bench")
+        let (url, model, duration, buffer, baseSeed) = (self.url, self.model, self.duration, Duration.milliseconds(bufferMs), seed)
+        // Everyone connects first; the burst starts at the same instant for all.
+        let burstAt = ContinuousClock.now + .seconds(2) + .milliseconds(20 * sessions)
+        let cpuBefore = CPUSample.now()
+        var step = try await withThrowingTaskGroup(of: Step.self) { group in
+            for index in 0..<sessions {
+                group.addTask {
+                    do {
+                        return try await DuplexConnection.connect(url: url, logger: logger) { connection in
+                            var rng = SplitMix64(seed: baseSeed &+ UInt64(index) &* 0x9E37_79B9)
+                            var partial = Step()
+                            try await connection.startSession(model.map { ["model_id": $0] } ?? [:])
+                            try await ContinuousClock().sleep(until: burstAt)
+                            let first = try await connection.speak(Self.replies[1])
+                            partial.record(first, buffer: buffer, burst: true)
+                            let end = ContinuousClock.now + .seconds(duration)
+                            while ContinuousClock.now < end {
+                                // Think, then reply with one of three lengths.
+                                try await Task.sleep(for: .milliseconds(300 + Int(rng.next() % 1700)))
+                                let reply = try await connection.speak(Self.replies[Int(rng.next() % 3)])
+                                partial.record(reply, buffer: buffer, burst: false)
+                            }
+                            return partial
+                        }
+                    } catch {
+                        var failed = Step()
+                        failed.errors = 1
+                        return failed
+                    }
+                }
+            }
+            var total = Step()
+            for try await partial in group { total.merge(partial) }
+            return total
+        }
+        step.sessions = sessions
+        step.cpu = CPUSample.now().busy(since: cpuBefore)
+        return step
+    }
+}
+
+extension BenchCapacity.Step {
+    mutating func record(_ reply: SpokenReply, buffer: Duration, burst: Bool) {
+        if let latency = reply.firstAudioLatency {
+            if burst { burstFirstAudio.append(latency.millisecondsDouble) } else { firstAudio.append(latency.millisecondsDouble) }
+        }
+        replies += 1
+        lateFrames += reply.reportedLateFrames
+        underruns += reply.playoutUnderruns(buffer: buffer)
+        audioSeconds += Double(reply.pcm.count / 2) / 48_000
+        if reply.errors.contains(where: { $0.contains("OVERLOADED") || $0.contains("SESSION_LIMIT") }) { refused += 1 }
+        errors += reply.reason == "completed" ? 0 : 1
+    }
+}
+
+/// A small seeded generator, so two runs make the same choices.
+struct SplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Host CPU time from /proc/stat (the benchmark and the server share the machine).
+struct CPUSample {
+    var busy: UInt64
+    var total: UInt64
+
+    static func now() -> CPUSample {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("cpu ") })
+        else { return CPUSample(busy: 0, total: 0) }
+        let fields = line.split(separator: " ").dropFirst().compactMap { UInt64($0) }
+        guard fields.count >= 5 else { return CPUSample(busy: 0, total: 0) }
+        let total = fields.reduce(0, +)
+        let idle = fields[3] + fields[4]  // idle + iowait
+        return CPUSample(busy: total - idle, total: total)
+    }
+
+    /// Busy share of all cores between `earlier` and this sample.
+    func busy(since earlier: CPUSample) -> Double {
+        guard total > earlier.total else { return 0 }
+        return Double(busy - earlier.busy) / Double(total - earlier.total)
+    }
+}
