@@ -227,9 +227,9 @@ extension DeadlineQueue {
         return (state.compactMap(\.firstAudio).sorted(), late)
     }
 
-    /// A reply as the segmenter cuts one: 3 words for fast first audio, then 6, then the
+    /// A reply as the segmenter cuts one: 3 words for fast first audio, then 5, then the
     /// rest of the sentence, then sentences (audio ms).
-    let reply = [900, 1900, 2300, 3500, 3000]
+    let reply = [900, 1500, 2300, 3500, 3000]
 
     @Test func twelveStaggeredRepliesOnTwoThreadsPlayWithoutAGap() {
         // Conversation-like: replies start 150 ms apart.

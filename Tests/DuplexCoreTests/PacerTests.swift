@@ -1,4 +1,5 @@
 import DuplexDSP
+import DuplexTesting
 import Testing
 
 @Suite struct PacerTests {
@@ -57,5 +58,37 @@ import Testing
         // exactly by the deadline tests above and by `duplex bench tts` (jitter).
         #expect(elapsed >= .milliseconds(200))
         #expect(elapsed < .seconds(5))
+    }
+}
+
+/// Late-frame accounting: a frame handed out after a listener playing from the first frame ran
+/// dry is late; on time (even at the last moment) is not; a pause is not lateness.
+@Suite struct PacerLateFrameTests {
+    typealias Instant = ManualClock.Instant
+    let t0 = Instant(offset: .zero)
+    func at(_ ms: Int) -> Instant { t0.advanced(by: .milliseconds(ms)) }
+
+    @Test func aFrameAfterTheBufferRanDryIsCountedWithItsLateness() {
+        var pacer = Pacer(clock: ManualClock(), interval: .milliseconds(20), lead: 3)
+        // Frames 0…9 exactly on their deadlines (frame n is due at (n − 3) × 20 ms).
+        for n in 0..<10 { _ = pacer.nextDeadline(now: at(max(0, (n - 3) * 20))) }
+        // Frame 10 plays at 200 ms for a listener that started at 0: at 200 ms it is on time.
+        _ = pacer.nextDeadline(now: at(200))
+        #expect(pacer.lateFrames == 0)
+        // Frame 11 plays at 220 ms; handed out at 270 ms it is 50 ms late.
+        _ = pacer.nextDeadline(now: at(270))
+        #expect(pacer.lateFrames == 1)
+        #expect(pacer.maxLateness == .milliseconds(50))
+        // The schedule restarted there: the next frames are on time again.
+        for n in 1..<10 { _ = pacer.nextDeadline(now: at(270 + max(0, (n - 3) * 20))) }
+        #expect(pacer.lateFrames == 1)
+    }
+
+    @Test func aPauseIsNotLateness() {
+        var pacer = Pacer(clock: ManualClock(), interval: .milliseconds(20), lead: 3)
+        for n in 0..<5 { _ = pacer.nextDeadline(now: at(max(0, (n - 3) * 20))) }
+        pacer.reanchor()  // PAUSE … RESUME two seconds later
+        _ = pacer.nextDeadline(now: at(2040))
+        #expect(pacer.lateFrames == 0)
     }
 }

@@ -4,7 +4,7 @@
 /// whitespace, at a line break, or — for the first segment of a reply, to get the first
 /// audio out fast — at a comma or after a few words. Long sentences are split at a comma
 /// or a space so no segment grows without bound; the segments after the first may grow
-/// step by step (6, 12, 24 words by default), so each one is synthesized while the previous
+/// step by step (5, 10, 20 words by default), so each one is synthesized while the previous
 /// one plays even when many replies start at once. ``flush()`` returns whatever is left.
 ///
 /// ```swift
@@ -34,7 +34,7 @@ public struct TextSegmenter: Sendable {
         /// Defaults tuned for Piper-style voices.
         public init(
             firstSegmentMinWordsAtComma: Int = 2, firstSegmentWords: Int = 3,
-            firstSegmentLookaheadWords: Int = 5, maxWords: Int = 30, growingSegmentWords: [Int] = [6, 12, 24],
+            firstSegmentLookaheadWords: Int = 5, maxWords: Int = 30, growingSegmentWords: [Int] = [5, 10, 20],
             maxCharacters: Int = 300
         ) {
             self.firstSegmentMinWordsAtComma = firstSegmentMinWordsAtComma

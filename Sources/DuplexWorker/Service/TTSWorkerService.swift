@@ -95,13 +95,18 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     }
 
     /// Real-time sessions a voice of real-time factor `rtf` (measured on every inference
-    /// thread) can keep fed: 80% of the threads' time, at `rtf × threads` thread-seconds per
-    /// second of audio, is `0.8 / rtf` sessions (clamped to 1…128). Several sessions share the
-    /// threads one call each, which costs fewer thread-seconds, so this errs on the safe side.
+    /// thread, at warmup) can keep fed, all speaking at once: a wide call costs `rtf × threads`
+    /// thread-seconds per second of audio, and calls that share the threads one each do
+    /// ``narrowThroughputGain`` times the work, so `threads` threads feed
+    /// `gain / rtf` sessions; 80% of that, clamped to 1…128.
     static func capacity(realTimeFactor rtf: Double) -> Int {
         guard rtf > 0 else { return 128 }
-        return min(128, max(1, Int((0.8 / rtf).rounded(.down))))
+        return min(128, max(1, Int((0.8 * narrowThroughputGain / rtf).rounded(.down))))
     }
+
+    /// How much more work two one-thread calls do than one two-thread call (`duplex bench
+    /// segments` on the joe voice, 2 cores: 1.14–1.26×).
+    static let narrowThroughputGain = 1.15
 
     // MARK: Sessions
 

@@ -41,7 +41,7 @@ class SegmenterPolicy:
     max_words: int = 30
     #: The word limits of the second, third, … segment (then ``max_words``): a segment whose
     #: audio is short cannot cover the synthesis of a long next one.
-    growing_segment_words: tuple = (6, 12, 24)
+    growing_segment_words: tuple = (5, 10, 20)
     #: No segment is longer than this many characters (grapheme clusters).
     max_characters: int = 300
 
