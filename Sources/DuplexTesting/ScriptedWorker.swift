@@ -349,7 +349,7 @@ public final class ScriptedSynthesis: Sendable {
     /// What the test scripts.
     enum Step: Sendable {
         case frames(segment: Int, count: Int, tag: UInt32, first: UInt32, announce: TextSegmenter.Segment?)
-        case end(Duplex_Tts_V1_EndReason)
+        case end(Duplex_Tts_V1_EndReason, lateFrames: UInt32)
         case fail(RPCError.Code)
     }
 
@@ -398,10 +398,10 @@ public final class ScriptedSynthesis: Sendable {
         continuation.yield(.frames(segment: segment, count: frames, tag: tag, first: first, announce: announcement))
     }
 
-    /// Ends the stream with an end marker.
-    public func end(_ reason: Duplex_Tts_V1_EndReason = .completed) {
+    /// Ends the stream with an end marker (reporting `lateFrames` late frames, ABI v1.1).
+    public func end(_ reason: Duplex_Tts_V1_EndReason = .completed, lateFrames: UInt32 = 0) {
         if reason == .stopped { progress.update { $0.stoppedByControl = true } }
-        continuation.yield(.end(reason))
+        continuation.yield(.end(reason, lateFrames: lateFrames))
     }
 
     /// Fails the stream with a gRPC status.
@@ -470,10 +470,11 @@ public final class ScriptedSynthesis: Sendable {
                     try await response.write(frame)
                     progress.update { $0.framesSent += 1 }
                 }
-            case .end(let reason):
+            case .end(let reason, let lateFrames):
                 var marker = message(Data(), segment: lastSegment)
                 marker.isFinal = true
                 marker.endReason = reason
+                marker.lateFrames = lateFrames
                 if abi == .v1_1 { marker.synthesisID = synthesisID }
                 try await response.write(marker)
                 return

@@ -18,7 +18,7 @@ import Testing
         #expect(try ClientMessage.parse(#"{"type":"text","text":"Hi."}"#, maxTextCharacters: 10) == .text("Hi.", isFinal: true))
         #expect(try ClientMessage.parse(#"{"type":"control","command":"pause"}"#, maxTextCharacters: 10) == .control(.pause))
         guard case .start(let options) = try ClientMessage.parse(
-            #"{"type":"start","model_id":"sine-440","audio_format":"base64","speed":1.5}"#, maxTextCharacters: 10)
+            #"{"type":"start","model_id":"sine-440","audio_format":"base64","speed":1.5,"pacing":false}"#, maxTextCharacters: 10)
         else {
             Issue.record("expected start")
             return
@@ -26,6 +26,7 @@ import Testing
         #expect(options.modelID == "sine-440")
         #expect(options.audioFormat == .base64)
         #expect(options.voiceOptions["speed"] == "1.5")
+        #expect(options.voiceOptions["pacing"] == "false")
     }
 
     @Test(arguments: [
@@ -44,6 +45,8 @@ import Testing
         (#"{"type":"start","input_sample_rate":12345}"#, "INVALID_MESSAGE"),
         (#"{"type":"start","speed":true}"#, "INVALID_MESSAGE"),
         (#"{"type":"start","speed":9}"#, "INVALID_MESSAGE"),
+        (#"{"type":"start","pacing":"no"}"#, "INVALID_MESSAGE"),
+        (#"{"type":"start","pacing":0}"#, "INVALID_MESSAGE"),
         (#"{"type":"start","mode":"karaoke"}"#, "INVALID_MESSAGE"),
         (#"{"type":"start","model_id":7}"#, "INVALID_MESSAGE"),
     ])

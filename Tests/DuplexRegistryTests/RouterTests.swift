@@ -18,6 +18,26 @@ struct RouterTests {
         #expect(router.choose(from: workers, for: request)?.worker.name == "d")
     }
 
+    @Test("least_loaded ranks first on the worker's predicted wait for a new first audio")
+    func leastLoadedByPredictedFirstAudio() {
+        func worker(_ name: String, predicted: Double, queueDepth: Int, sessions: Int) -> WorkerRecord {
+            var record = makeWorker(name, queueDepth: queueDepth, activeSessions: sessions)
+            record.metrics.predictedFirstAudioMs = predicted
+            return record
+        }
+        let workers = [
+            // Many sessions but an idle queue (they are listening, not speaking).
+            worker("chatty", predicted: 0, queueDepth: 0, sessions: 9),
+            // Few sessions but a queue that would delay a new reply.
+            worker("busy", predicted: 320, queueDepth: 3, sessions: 2),
+            worker("light", predicted: 60, queueDepth: 1, sessions: 1),
+            // Within the same 10 ms step: the queue depth decides.
+            worker("light-deeper", predicted: 63, queueDepth: 2, sessions: 0),
+        ]
+        let router = Router(strategy: .leastLoaded)
+        #expect(router.rank(workers, for: request).map(\.name) == ["chatty", "light", "light-deeper", "busy"])
+    }
+
     @Test("lowest_latency prefers known low first-audio latency, unknown last, ties by load")
     func lowestLatency() {
         let workers = [
