@@ -29,7 +29,7 @@ struct BenchCapacity: AsyncParsableCommand {
     @Option(help: "Model to use (default: the server's default).")
     var model: String?
 
-    @Option(help: "Random seed for think times and reply choice.")
+    @Option(help: "Seed of the think times and reply choices.")
     var seed: UInt64 = 1
 
     @Flag(help: "Run every step even after one fails.")
@@ -111,7 +111,7 @@ struct BenchCapacity: AsyncParsableCommand {
                 group.addTask {
                     do {
                         return try await DuplexConnection.connect(url: url, logger: logger) { connection in
-                            var rng = SplitMix64(seed: baseSeed &+ UInt64(index) &* 0x9E37_79B9)
+                            var choice = Choices(seed: baseSeed, session: index)
                             var partial = Step()
                             try await connection.startSession(model.map { ["model_id": $0] } ?? [:])
                             try await ContinuousClock().sleep(until: burstAt)
@@ -121,8 +121,8 @@ struct BenchCapacity: AsyncParsableCommand {
                             let end = ContinuousClock.now + .seconds(duration)
                             while ContinuousClock.now < end {
                                 // Think, then reply with one of three lengths.
-                                try await Task.sleep(for: .milliseconds(300 + Int(rng.next() % 1700)))
-                                let reply = try await connection.speak(Self.replies[Int(rng.next() % 3)])
+                                try await Task.sleep(for: .milliseconds(300 + choice.next(below: 1700)))
+                                let reply = try await connection.speak(Self.replies[choice.next(below: 3)])
                                 guard partial.record(reply, buffer: buffer, burst: false) else { break }
                             }
                             return partial
@@ -169,16 +169,14 @@ extension BenchCapacity.Step {
     }
 }
 
-/// A small seeded generator, so two runs make the same choices.
-struct SplitMix64: RandomNumberGenerator {
+/// The think times and reply lengths of one session: a fixed pseudo-random sequence per seed
+/// and session (a linear congruential step), so two runs make the same choices.
+struct Choices {
     private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    init(seed: UInt64, session: Int) { state = seed &* 6_364_136_223_846_793_005 &+ UInt64(session) &* 1_442_695_040_888_963_407 }
+    mutating func next(below bound: Int) -> Int {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Int((state >> 33) % UInt64(bound))
     }
 }
 

@@ -46,9 +46,11 @@ class FrameFactory:
             out.append(message.SerializeToString())
         return out
 
-    def end_marker(self, sequence_number: int, segment_index: int, reason: int) -> bytes:
-        """The empty final frame."""
+    def end_marker(self, sequence_number: int, segment_index: int, reason: int, late_frames: int = 0,
+                   max_lateness_ms: int = 0) -> bytes:
+        """The empty final frame (with the synthesis's late-frame count, ABI v1.1)."""
         return pb.AudioFrame(
             session_id=self.session_id, sample_rate=SAMPLE_RATE, frame_duration_ms=FRAME_MS, sequence_number=sequence_number,
             is_final=True, segment_index=segment_index, end_reason=reason, synthesis_id=self.synthesis_id,
+            late_frames=late_frames, max_lateness_ms=max_lateness_ms,
         ).SerializeToString()

@@ -15,6 +15,10 @@ class Pacer:
     Deadlines are absolute, so scheduling error never accumulates. When emission falls
     behind by more than the lead (an underrun) the schedule restarts at the current time;
     after a pause call :meth:`reanchor` so the next frame starts a fresh schedule.
+
+    Late frames: a listener that started playing at the anchor plays frame *n* ``lead``
+    intervals after its deadline; a frame handed out later arrived after the listener's buffer
+    ran dry, and is counted in ``late_frames`` (worst lateness in ``max_lateness``, seconds).
     """
 
     def __init__(self, interval: float, lead: int, clock: Callable[[], float] = time.monotonic) -> None:
@@ -25,6 +29,8 @@ class Pacer:
         self.clock = clock
         self._anchor: Optional[float] = None
         self._since_anchor = 0
+        self.late_frames = 0
+        self.max_lateness = 0.0
 
     def next_deadline(self, now: float) -> float:
         """Returns the next frame's deadline given the current time, and advances."""
@@ -32,7 +38,10 @@ class Pacer:
             self._anchor = now
             self._since_anchor = 0
         deadline = self._anchor + self.interval * (self._since_anchor - self.lead)
-        if now > deadline + self.interval * max(self.lead, 1):
+        plays_at = deadline + self.interval * max(self.lead, 1)
+        if now > plays_at:
+            self.late_frames += 1
+            self.max_lateness = max(self.max_lateness, now - plays_at)
             self._anchor = now
             self._since_anchor = 0
             deadline = now - self.interval * self.lead

@@ -350,5 +350,6 @@ class SynthesisPipeline:
                     self.figures.first_audio = self.clock() - self._first_text
         if gate.is_stopped:
             reason = END_REASON_STOPPED
-        await write(self.factory.end_marker(run.frames_emitted + 1, last_segment, reason))
+        await write(self.factory.end_marker(
+            run.frames_emitted + 1, last_segment, reason, pacer.late_frames, int(pacer.max_lateness * 1000)))
         return reason

@@ -135,6 +135,18 @@ class PacerTests(unittest.TestCase):
         pacer.reanchor()
         self.assertAlmostEqual(pacer.next_deadline(20.0), 20.0 - 0.06)
 
+    def test_a_frame_after_the_listeners_buffer_ran_dry_is_counted_late(self):
+        pacer = Pacer(0.020, 3)
+        pacer.next_deadline(10.0)          # frame 0: the listener starts playing at 10.0
+        pacer.next_deadline(10.0)          # frame 1 plays at 10.02: on time
+        self.assertEqual(pacer.late_frames, 0)
+        pacer.next_deadline(10.09)         # frame 2 plays at 10.04: 50 ms late
+        self.assertEqual(pacer.late_frames, 1)
+        self.assertAlmostEqual(pacer.max_lateness, 0.05)
+        pacer.reanchor()                   # a pause is not lateness
+        pacer.next_deadline(30.0)
+        self.assertEqual(pacer.late_frames, 1)
+
 
 class ChunkTests(unittest.TestCase):
     def test_model_output_shapes(self):
