@@ -165,3 +165,13 @@ class ChunkTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OptionTests(unittest.TestCase):
+    def test_session_options_parse_as_in_swift(self):
+        self.assertTrue(VoiceOptions.parse({}).pacing)
+        self.assertFalse(VoiceOptions.parse({"pacing": "false"}).pacing)
+        self.assertEqual(VoiceOptions.parse({"admission": "force"}).admission, "force")
+        for bad in ({"pacing": "maybe"}, {"admission": "please"}, {"tempo": "2"}):
+            with self.assertRaises(DuplexError):
+                VoiceOptions.parse(bad)
