@@ -48,9 +48,13 @@ public final class InferenceScheduler: Sendable {
         var measured: Bool
     }
 
+    private enum JobAdmission { case queued, cancelled, full }
+
     private struct State {
         var queue: DeadlineQueue<ContinuousClock.Instant>
         var jobs: [UInt64: Job] = [:]
+        /// Jobs whose task was cancelled before they were queued or while they ran.
+        var cancelled: Set<UInt64> = []
         var nextID: UInt64 = 0
         var shuttingDown = false
         var figures = CallFigures()
@@ -129,24 +133,32 @@ public final class InferenceScheduler: Sendable {
                 let job = Job(
                     work: { lane in continuation.resume(with: Result { try body(lane) }) },
                     cancel: { continuation.resume(throwing: CancellationError()) }, measured: measured)
-                let accepted: Bool = state.withLock { s in
-                    guard !s.shuttingDown, s.queue.waitingCount < queueCapacity else { return false }
+                let admission: JobAdmission = state.withLock { s in
+                    if s.cancelled.remove(id) != nil { return .cancelled }
+                    guard !s.shuttingDown, s.queue.waitingCount < queueCapacity else { return .full }
                     s.jobs[id] = job
                     s.queue.enqueue(id: id, urgency: urgency, now: clock.now)
-                    return true
+                    return .queued
                 }
-                if accepted {
+                switch admission {
+                case .queued:
                     wake()
-                } else {
+                case .cancelled:
+                    continuation.resume(throwing: CancellationError())
+                case .full:
                     continuation.resume(throwing: DuplexError(
                         .overloaded,
                         "The \(name) inference queue is full (\(queueCapacity) jobs waiting); try again shortly or add workers."))
                 }
             }
         } onCancel: {
-            // A job that has not started leaves the queue at once; a running call completes.
+            // A job that has not started leaves the queue at once; a running call completes; one
+            // not queued yet is refused when it arrives.
             let removed = state.withLock { s -> Job? in
-                guard s.queue.remove(id: id) else { return nil }
+                guard s.queue.remove(id: id) else {
+                    if s.jobs[id] == nil { s.cancelled.insert(id) }
+                    return nil
+                }
                 return s.jobs.removeValue(forKey: id)
             }
             removed?.cancel()
@@ -236,6 +248,7 @@ public final class InferenceScheduler: Sendable {
             let end = clock.now
             state.withLock { s in
                 s.queue.finished(id: id)
+                s.cancelled.remove(id)
                 if job.measured {
                     s.figures.record(threads: lane.threads, budget: threadBudget, elapsed: start.duration(to: end), end: end)
                 }
