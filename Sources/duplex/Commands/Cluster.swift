@@ -22,10 +22,14 @@ struct Cluster: AsyncParsableCommand {
             let workers = try await RegistrySnapshot.read(RegistryConfiguration(config.registry))
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             print("registry \(config.registry.redisURL)  prefix \(config.registry.keyPrefix)  \(workers.count) worker(s)")
-            let header = ["NAME", "ADDRESS", "READY", "SESSIONS", "QUEUE", "RTF p50", "1ST AUDIO p50", "RESIDENT", "MODELS", "LANGUAGES", "CAPABILITIES", "SEEN"]
+            let header = [
+                "NAME", "ADDRESS", "READY", "SESSIONS", "QUEUE", "BUSY", "NEXT 1ST AUDIO", "RTF p50", "1ST AUDIO p50", "RESIDENT", "MODELS",
+                "LANGUAGES", "CAPABILITIES", "SEEN",
+            ]
             let rows = workers.map { w in
                 [
                     w.name, w.address, w.ready ? "yes" : "no", "\(w.metrics.activeSessions)", "\(w.metrics.queueDepth)",
+                    String(format: "%.0f%%", w.metrics.busyFraction * 100), String(format: "%.0f ms", w.metrics.predictedFirstAudioMs),
                     String(format: "%.3f", w.metrics.rtfP50), String(format: "%.0f ms", w.metrics.firstAudioP50Ms),
                     w.residentModels.joined(separator: ","), "\(w.models.count)", w.languages.joined(separator: ","),
                     w.capabilities.joined(separator: ","), "\(max(0, now - w.updatedAt) / 1000) s ago",
