@@ -8,7 +8,7 @@
 ///  "languages":["en-us"],"models":["kokoro-82m"],"resident_models":["kokoro-82m"],
 ///  "hardware":{"cpu_cores":8,"gpu":null},
 ///  "metrics":{"active_sessions":2,"queue_depth":0,"rtf_p50":0.21,"first_audio_p50_ms":180,
-///             "predicted_first_audio_ms":60,"earliest_slack_ms":840,"busy_fraction":0.31},
+///             "predicted_first_audio_ms":60,"predicted_wait_ms":0,"earliest_slack_ms":840,"busy_fraction":0.31},
 ///  "version":"0.4.0","started_at":1730000000000,"updated_at":1730000010000,"ready":true}
 /// ```
 ///
@@ -56,9 +56,12 @@ public struct WorkerRecord: Sendable, Codable, Hashable {
         public var rtfP50: Double
         /// Median time to first audio in milliseconds; 0 if unknown.
         public var firstAudioP50Ms: Double
-        /// The worker's predicted wait for a new reply's first audio, from its inference queue
-        /// (ms); 0 if unknown or idle. The router ranks on it first.
+        /// How long a new reply's first clause would take on the worker, from its inference
+        /// queue (ms; one call when idle; 0 until measured).
         public var predictedFirstAudioMs: Double = 0
+        /// The part of it spent waiting for the jobs ahead (ms; 0 when the queue is idle). The
+        /// router ranks on it first.
+        public var predictedWaitMs: Double = 0
         /// Time to the earliest deadline in the inference queue (ms; negative when overdue);
         /// nil when nothing waits.
         public var earliestSlackMs: Double?
@@ -68,13 +71,14 @@ public struct WorkerRecord: Sendable, Codable, Hashable {
         /// Creates metrics; all default to zero (idle, unknown latency).
         public init(
             activeSessions: Int = 0, queueDepth: Int = 0, rtfP50: Double = 0, firstAudioP50Ms: Double = 0,
-            predictedFirstAudioMs: Double = 0, earliestSlackMs: Double? = nil, busyFraction: Double = 0
+            predictedFirstAudioMs: Double = 0, predictedWaitMs: Double = 0, earliestSlackMs: Double? = nil, busyFraction: Double = 0
         ) {
             self.activeSessions = activeSessions
             self.queueDepth = queueDepth
             self.rtfP50 = rtfP50
             self.firstAudioP50Ms = firstAudioP50Ms
             self.predictedFirstAudioMs = predictedFirstAudioMs
+            self.predictedWaitMs = predictedWaitMs
             self.earliestSlackMs = earliestSlackMs
             self.busyFraction = busyFraction
         }
@@ -85,6 +89,7 @@ public struct WorkerRecord: Sendable, Codable, Hashable {
             case rtfP50 = "rtf_p50"
             case firstAudioP50Ms = "first_audio_p50_ms"
             case predictedFirstAudioMs = "predicted_first_audio_ms"
+            case predictedWaitMs = "predicted_wait_ms"
             case earliestSlackMs = "earliest_slack_ms"
             case busyFraction = "busy_fraction"
         }
@@ -96,6 +101,7 @@ public struct WorkerRecord: Sendable, Codable, Hashable {
             rtfP50 = try container.decodeIfPresent(Double.self, forKey: .rtfP50) ?? 0
             firstAudioP50Ms = try container.decodeIfPresent(Double.self, forKey: .firstAudioP50Ms) ?? 0
             predictedFirstAudioMs = try container.decodeIfPresent(Double.self, forKey: .predictedFirstAudioMs) ?? 0
+            predictedWaitMs = try container.decodeIfPresent(Double.self, forKey: .predictedWaitMs) ?? 0
             earliestSlackMs = try container.decodeIfPresent(Double.self, forKey: .earliestSlackMs)
             busyFraction = try container.decodeIfPresent(Double.self, forKey: .busyFraction) ?? 0
         }

@@ -20,7 +20,7 @@ struct RegistryCodingTests {
         #expect(Set(hardware.keys) == ["cpu_cores", "gpu"])
         let metrics = try #require(object["metrics"] as? [String: Any])
         // `earliest_slack_ms` is absent when nothing waits.
-        #expect(Set(metrics.keys) == ["active_sessions", "queue_depth", "rtf_p50", "first_audio_p50_ms", "predicted_first_audio_ms", "busy_fraction"])
+        #expect(Set(metrics.keys) == ["active_sessions", "queue_depth", "rtf_p50", "first_audio_p50_ms", "predicted_first_audio_ms", "predicted_wait_ms", "busy_fraction"])
         #expect(try JSONDecoder().decode(WorkerRecord.self, from: data) == record)
     }
 

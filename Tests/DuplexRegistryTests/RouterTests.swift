@@ -18,11 +18,13 @@ struct RouterTests {
         #expect(router.choose(from: workers, for: request)?.worker.name == "d")
     }
 
-    @Test("least_loaded ranks first on the worker's predicted wait for a new first audio")
-    func leastLoadedByPredictedFirstAudio() {
+    @Test("least_loaded ranks first on the worker's predicted wait before a new first clause starts")
+    func leastLoadedByPredictedWait() {
         func worker(_ name: String, predicted: Double, queueDepth: Int, sessions: Int) -> WorkerRecord {
             var record = makeWorker(name, queueDepth: queueDepth, activeSessions: sessions)
-            record.metrics.predictedFirstAudioMs = predicted
+            record.metrics.predictedWaitMs = predicted
+            // The call itself differs by noise between identical workers: not compared.
+            record.metrics.predictedFirstAudioMs = predicted + Double(name.count * 7)
             return record
         }
         let workers = [

@@ -28,8 +28,12 @@ public struct InferenceLoad: Sendable, Hashable {
     public var wideCallMs = 0.0
     /// Recent cost of a call running on one thread, in ms (moving average).
     public var narrowCallMs = 0.0
-    /// Predicted wait until a new reply's first clause is synthesized, in ms.
+    /// Predicted wait until a new reply's first clause is synthesized, in ms (its own call
+    /// included: one call when idle).
     public var predictedFirstAudioMs = 0.0
+    /// The part of that spent waiting for the jobs ahead of it, in ms (0 when idle): what the
+    /// router compares, so identical idle workers tie and spread by session count.
+    public var predictedWaitMs = 0.0
 
     /// An idle load (no scheduler, or nothing measured yet).
     public init() {}
@@ -178,19 +182,20 @@ public final class InferenceScheduler: Sendable {
             load.busyFraction = min(1, s.figures.busy.reduce(0) { $0 + $1.threadSeconds } / (window * Double(threadBudget)))
             load.wideCallMs = s.figures.wideMs
             load.narrowCallMs = s.figures.narrowMs
-            load.predictedFirstAudioMs = Self.predictFirstAudio(
+            (load.predictedWaitMs, load.predictedFirstAudioMs) = Self.predictFirstAudio(
                 ahead: load.ready, running: load.running, budget: threadBudget, wideMs: s.figures.wideMs, narrowMs: s.figures.narrowMs)
             return load
         }
     }
 
-    /// The wait for a new first clause: the ready jobs ahead of it and the running calls share
-    /// the threads one call each; alone, it runs wide. (Not measured yet: 0.)
-    static func predictFirstAudio(ahead: Int, running: Int, budget: Int, wideMs: Double, narrowMs: Double) -> Double {
+    /// The wait for a new first clause and its first audio: the ready jobs ahead of it and the
+    /// running calls share the threads one call each, then it runs on one thread; alone, it
+    /// runs wide at once. (Not measured yet: 0.)
+    static func predictFirstAudio(ahead: Int, running: Int, budget: Int, wideMs: Double, narrowMs: Double) -> (wait: Double, firstAudio: Double) {
         let narrow = narrowMs > 0 ? narrowMs : wideMs * 1.6
-        guard ahead + running > 0 else { return wideMs }
-        let rounds = Double(ahead + running) / Double(budget)
-        return rounds * narrow + narrow
+        guard ahead + running > 0 else { return (0, wideMs) }
+        let wait = Double(ahead + running) / Double(budget) * narrow
+        return (wait, wait + narrow)
     }
 
     /// Stops the threads once the queued jobs are done.

@@ -87,11 +87,11 @@ public struct Router: Sendable {
         return true
     }
 
-    /// Shorter predicted wait for a new reply's first audio (from the worker's inference
-    /// queue, in 10 ms steps), then lower queue depth, then fewer active sessions, then name
-    /// (a total order).
+    /// Shorter predicted wait before a new reply's first clause can start (from the worker's
+    /// inference queue, in 10 ms steps; idle workers tie at 0), then lower queue depth, then
+    /// fewer active sessions, then name (a total order).
     static func lessLoaded(_ a: WorkerRecord, _ b: WorkerRecord) -> Bool {
-        let (aWait, bWait) = ((a.metrics.predictedFirstAudioMs / 10).rounded(), (b.metrics.predictedFirstAudioMs / 10).rounded())
+        let (aWait, bWait) = ((a.metrics.predictedWaitMs / 10).rounded(), (b.metrics.predictedWaitMs / 10).rounded())
         if aWait != bWait { return aWait < bWait }
         if a.metrics.queueDepth != b.metrics.queueDepth { return a.metrics.queueDepth < b.metrics.queueDepth }
         if a.metrics.activeSessions != b.metrics.activeSessions { return a.metrics.activeSessions < b.metrics.activeSessions }

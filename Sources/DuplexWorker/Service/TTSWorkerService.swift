@@ -389,7 +389,7 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         /// Resident model ids.
         public var residentModels: [String]
         /// Live figures (`active_sessions`, `queue_depth` (inference jobs waiting), `rtf_p50`,
-        /// `first_audio_p50_ms`, `predicted_first_audio_ms`, `earliest_slack_ms`, `busy_fraction`,
+        /// `first_audio_p50_ms`, `predicted_first_audio_ms`, `predicted_wait_ms`, `earliest_slack_ms`, `busy_fraction`,
         /// `late_frames`, …).
         public var metrics: [String: Double]
     }
@@ -408,6 +408,7 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             "inference_running": Double(load.running),
             "busy_fraction": load.busyFraction,
             "predicted_first_audio_ms": load.predictedFirstAudioMs,
+            "predicted_wait_ms": load.predictedWaitMs,
             "max_sessions": Double(maxSessions),
             "late_frames": Double(stats.lateFrames),
             "rtf_p50": stats.realTimeFactorP50,

@@ -28,6 +28,7 @@ enum WorkerRegistration {
                         activeSessions: Int(snapshot.metrics["active_sessions"] ?? 0), queueDepth: Int(snapshot.metrics["queue_depth"] ?? 0),
                         rtfP50: snapshot.metrics["rtf_p50"] ?? 0, firstAudioP50Ms: snapshot.metrics["first_audio_p50_ms"] ?? 0,
                         predictedFirstAudioMs: snapshot.metrics["predicted_first_audio_ms"] ?? 0,
+                        predictedWaitMs: snapshot.metrics["predicted_wait_ms"] ?? 0,
                         earliestSlackMs: snapshot.metrics["earliest_slack_ms"], busyFraction: snapshot.metrics["busy_fraction"] ?? 0),
                     version: "1", startedAt: started, ready: snapshot.ready)
             }
