@@ -130,7 +130,6 @@ extension WorkerConformance {
             return ConformanceCheck(name: "session-limit", summary: "", status: .skipped("max_concurrent_sessions \(max) is too many to open here"))
         }
         var opened: [String] = []
-        defer { let ids = opened; Task { for id in ids { _ = await worker.endSession(id) } } }
         var problem: String?
         for index in 0..<max {
             let id = fresh(context, "limit-\(index)")
@@ -151,8 +150,8 @@ extension WorkerConformance {
             default: break
             }
         }
+        // Every path reaches here: the sessions opened are ended before the check returns.
         for id in opened { _ = await worker.endSession(id) }
-        opened = []
         return ConformanceCheck(name: "session-limit", summary: "\(max) open, one more refused", status: problem.map { .failed($0) } ?? .passed)
     }
 
@@ -164,7 +163,6 @@ extension WorkerConformance {
         guard case .success = await worker.startSession(id, model: context.model ?? "") else {
             return [ConformanceCheck(name: "framing", summary: "", status: .failed("StartSession failed"))]
         }
-        defer { Task { [worker] in _ = await worker.endSession(id) } }
         let synthesis = "\(prefix)-framing"
         let outcome = await SynthesisProbe(worker: worker, sessionID: id, text: settings.text, synthesisID: synthesis).run()
         var checks: [ConformanceCheck] = []
@@ -193,6 +191,7 @@ extension WorkerConformance {
         } else {
             checks.append(ConformanceCheck(name: "pacing", summary: "", status: .skipped("too few frames to judge")))
         }
+        _ = await worker.endSession(id)
         return checks
     }
 

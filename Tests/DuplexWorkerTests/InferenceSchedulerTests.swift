@@ -68,6 +68,7 @@ import Testing
         let ran = Locked(false)
         async let holder: Void = scheduler.run(.now) { _ in gate.hold() }
         await gate.waitUntilHeld()
+        // Unstructured on purpose: the test owns it and cancels it while its job waits (awaited below).
         let waiting = Task { try await scheduler.run(.now) { _ in ran.withLock { $0 = true } } }
         try await waitForQueue(scheduler, 1)
         waiting.cancel()

@@ -11,18 +11,9 @@ import Synchronization
 /// With one thread the executor also serializes every job, which is how Duplex guards
 /// libraries with global state such as espeak-ng.
 ///
-/// Jobs run in FIFO order within a ``Priority``; ``Priority/urgent`` jobs (audio a listener
-/// is waiting for, such as the first clause of a reply) overtake ``Priority/ahead`` jobs
-/// (synthesis for later clauses that are not due yet).
+/// Jobs run in FIFO order. (Model inference that must meet playback deadlines runs on an
+/// ``InferenceScheduler`` instead.)
 public final class BlockingExecutor: Sendable {
-    /// How soon a job's result is needed.
-    public enum Priority: Sendable {
-        /// Someone is waiting for the result now.
-        case urgent
-        /// The result is needed later (work ahead of playback).
-        case ahead
-    }
-
     private struct Job {
         var work: @Sendable () -> Void
         var cancelled: @Sendable () -> Bool
@@ -30,15 +21,10 @@ public final class BlockingExecutor: Sendable {
     }
 
     private struct State {
-        var urgent: [Job] = []
-        var ahead: [Job] = []
+        var jobs: [Job] = []
         var shuttingDown = false
-        var count: Int { urgent.count + ahead.count }
-        mutating func next() -> Job? {
-            if !urgent.isEmpty { return urgent.removeFirst() }
-            if !ahead.isEmpty { return ahead.removeFirst() }
-            return nil
-        }
+        var count: Int { jobs.count }
+        mutating func next() -> Job? { jobs.isEmpty ? nil : jobs.removeFirst() }
     }
 
     private let state = Mutex(State())
@@ -65,10 +51,7 @@ public final class BlockingExecutor: Sendable {
     public var queueDepth: Int { state.withLock { $0.count } }
 
     /// Runs `body` on one of the executor's threads and returns its result.
-    /// - Parameter priority: ``Priority/urgent`` jobs run before waiting ``Priority/ahead`` jobs.
-    public func run<T: Sendable>(
-        priority: Priority = .urgent, _ body: @escaping @Sendable () throws -> T
-    ) async throws -> T {
+    public func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try Task.checkCancellation()
         let flag = CancellationFlag()
         return try await withTaskCancellationHandler {
@@ -79,10 +62,7 @@ public final class BlockingExecutor: Sendable {
                     skip: { continuation.resume(throwing: CancellationError()) })
                 let accepted: Bool = state.withLock { s in
                     guard !s.shuttingDown, s.count < queueCapacity else { return false }
-                    switch priority {
-                    case .urgent: s.urgent.append(job)
-                    case .ahead: s.ahead.append(job)
-                    }
+                    s.jobs.append(job)
                     return true
                 }
                 if accepted {
