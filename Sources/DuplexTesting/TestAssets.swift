@@ -19,6 +19,10 @@ public enum TestAssets {
     public static var sileroVAD: String { "\(deps)/models/silero_vad.onnx" }
     /// The Whisper tiny.en model folder.
     public static var whisperTinyEn: String { "\(deps)/models/whisper-tiny.en" }
+    /// The Smart Turn v3.2 end-of-turn model.
+    public static var smartTurn: String { "\(deps)/models/smart-turn/smart-turn-v3.2-cpu.onnx" }
+    /// The Python interpreter of the project's venv (numpy, onnxruntime).
+    public static var python: String { "\(deps)/venv/bin/python" }
     /// Recorded human speech (16 kHz WAV files).
     public static func clip(_ name: String) -> String { "\(deps)/testdata/\(name).wav" }
 }

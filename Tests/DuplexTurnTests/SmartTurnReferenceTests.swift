@@ -1,0 +1,96 @@
+import DuplexCore
+import DuplexDSP
+import DuplexTesting
+import DuplexTurn
+import Foundation
+import Testing
+
+/// Duplex's Smart Turn (Swift features, onnxruntime through the hand-declared C API) against
+/// the Python reference (the wheel's numpy features, Python onnxruntime of the same release)
+/// on recorded speech.
+@Suite struct SmartTurnReferenceTests {
+    /// Turns cut from the project's clips: whole (complete), mid-sentence (incomplete), a
+    /// short one (left-padded) and one longer than the model's 8 s window.
+    static let cases: [(clip: String, seconds: Double)] = [
+        ("two_cities", 3.3), ("two_cities", 1.2), ("two_cities", 99), ("beckett", 99), ("beckett", 4.1),
+    ]
+
+    @Test(arguments: cases)
+    func featuresAndProbabilityMatchPython(clip: String, seconds: Double) throws {
+        let wav = try WAVFile.read(path: TestAssets.clip(clip))
+        let end = min(wav.samples.count, Int(seconds * 16_000))
+        let audio = SampleConversion.float(from: Array(wav.samples[..<end]))
+        let reference = try PythonReference.run(audio)
+
+        let features = SmartTurnModel.features(of: audio)
+        #expect(features.count == reference.features.count)
+        var worst: Float = 0
+        for (ours, theirs) in zip(features, reference.features) { worst = max(worst, abs(ours - theirs)) }
+        print("smart turn \(clip)@\(seconds)s: features max |Δ| = \(worst)")
+        #expect(worst <= 1e-3)
+
+        let model = try SmartTurnModel(path: TestAssets.smartTurn)
+        let probability = try model.completionProbability(of: audio)
+        print("smart turn \(clip)@\(seconds)s: p = \(probability) (python \(reference.probability))")
+        #expect(abs(probability - reference.probability) <= 1e-3)
+    }
+
+    @Test func completeAndCutTurnsAreToldApart() throws {
+        let wav = try WAVFile.read(path: TestAssets.clip("two_cities"))
+        let audio = SampleConversion.float(from: wav.samples)
+        let model = try SmartTurnModel(path: TestAssets.smartTurn)
+        #expect(try model.completionProbability(of: audio) > 0.5)
+        #expect(try model.completionProbability(of: Array(audio[..<Int(3.3 * 16_000)])) < 0.5)
+    }
+
+    @Test func aMissingOrCorruptModelIsATypedError() throws {
+        #expect { try SmartTurnModel(path: "/nonexistent/smart-turn.onnx") } throws: { error in
+            (error as? DuplexError)?.code == .modelLoadFailed && "\(error)".contains("/nonexistent/smart-turn.onnx")
+        }
+        let corrupt = FileManager.default.temporaryDirectory.appendingPathComponent("corrupt-\(UUID()).onnx").path
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }).write(to: URL(fileURLWithPath: corrupt))
+        defer { try? FileManager.default.removeItem(atPath: corrupt) }
+        #expect { try SmartTurnModel(path: corrupt) } throws: { error in
+            (error as? DuplexError)?.code == .modelLoadFailed
+        }
+        // Silero is a valid ONNX model but not Smart Turn.
+        #expect { try SmartTurnModel(path: TestAssets.sileroVAD) } throws: { error in
+            (error as? DuplexError)?.code == .modelLoadFailed
+        }
+    }
+}
+
+/// Runs Tests/DuplexTurnTests/Reference/smart_turn_reference.py in the project's venv.
+enum PythonReference {
+    struct Output {
+        var features: [Float]
+        var probability: Float
+    }
+
+    static func run(_ audio: [Float]) throws -> Output {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smart-turn-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let input = directory.appendingPathComponent("audio.f32"), output = directory.appendingPathComponent("features.f32")
+        try audio.withUnsafeBytes { Data($0) }.write(to: input)
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Reference/smart_turn_reference.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestAssets.python)
+        process.arguments = [script, TestAssets.smartTurn, "\(TestAssets.deps)/models/smart-turn/reference", input.path, output.path]
+        // onnxruntime 1.28 from PyPI, the release Duplex's libonnxruntime comes from: 1.28's
+        // extended graph optimizations fuse the int8 MatMuls differently from later releases
+        // (up to 0.05 apart near p = 0.5), so only the same release is a like-for-like reference.
+        process.environment = ["PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "PYTHONPATH": "\(TestAssets.deps)/ort-reference"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let printed = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let text = String(data: printed, encoding: .utf8),
+              let probability = Float(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        else { throw DuplexError(.internal, "the Python reference failed (status \(process.terminationStatus))") }
+        let bytes = try Data(contentsOf: output)
+        let features = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        return Output(features: features, probability: probability)
+    }
+}
