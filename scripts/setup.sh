@@ -18,7 +18,7 @@ step() { echo "==> $*"; }
 fail() { echo "setup: FAILED: $*" >&2; exit 1; }
 
 APT_PACKAGES=(
-  pkg-config libespeak-ng-dev espeak-ng-data espeak-ng libsoxr-dev sox
+  pkg-config libespeak-ng-dev espeak-ng-data espeak-ng libsoxr-dev libspeexdsp-dev sox
   python3 python3-venv
 )
 if [ "${DUPLEX_SETUP_TESTS:-0}" = 1 ]; then

@@ -23,6 +23,10 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var vad = VADSection()
     /// Speech recognition (Whisper).
     public var asr = ASRSection()
+    /// End of turn (Smart Turn or fixed silence).
+    public var turn = TurnSection()
+    /// Microphone input processing (noise suppression, echo cancellation).
+    public var input = InputSection()
     /// Turn-taking, barge-in and the reply source in conversation mode.
     public var conversation = ConversationSection()
     /// The OpenAI-compatible chat completions endpoint of the `llm` responder.
@@ -51,6 +55,8 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "logging": try logging.set(&field)
         case "vad": try vad.set(&field)
         case "asr": try asr.set(&field)
+        case "turn": try turn.set(&field)
+        case "input": try input.set(&field)
         case "conversation": try conversation.set(&field)
         case "llm": try llm.set(&field)
         case "registry": try registry.set(&field)
@@ -60,7 +66,7 @@ public struct DuplexConfiguration: Sendable, Hashable {
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "conversation", "llm", "registry", "routing", "logging"]
+    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.
@@ -292,6 +298,84 @@ public struct ASRSection: Sendable, Hashable {
         case "model_dir": modelDir = try f.nonEmpty()
         case "language": language = f.value.trimmingWhitespace().lowercased()
         case "threads": threads = try f.int(1...64)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `turn:` — when the user's turn ends (conversation mode).
+///
+/// With a model, a pause of `probe_ms` asks it whether the turn sounds complete: yes (≥
+/// `threshold`) ends the turn at once, no keeps listening until it says yes at a later pause
+/// or `max_silence_ms` of silence pass. `model: none` ends turns after the VAD's fixed
+/// silence (`vad.min_silence_ms` or the aggressiveness preset).
+public struct TurnSection: Sendable, Hashable {
+    /// `smart-turn` (Smart Turn v3.2) or `none` (fixed silence). Default `smart-turn`.
+    public var model = "smart-turn"
+    /// The Smart Turn ONNX file. Default `.deps/models/smart-turn/smart-turn-v3.2-cpu.onnx`.
+    public var modelPath = ".deps/models/smart-turn/smart-turn-v3.2-cpu.onnx"
+    /// Silence (ms) after which the model is asked. Default 200.
+    public var probeMs = 200
+    /// Probability at or above which the turn is complete. Default 0.5.
+    public var threshold = 0.5
+    /// Silence (ms) that ends a turn whatever the model says. Default 2500.
+    public var maxSilenceMs = 2500
+    /// What a missing or broken model file does at start: `fail` (refuse to start, naming
+    /// `turn.model`) or `fixed_silence` (warn and end turns on silence). Default `fail`.
+    public var onModelError = "fail"
+    /// onnxruntime threads per call. Default 1.
+    public var threads = 1
+    /// Live partial transcripts while the user speaks: the growing turn is re-decoded at most
+    /// this often (ms); 0 turns them off. Default 400.
+    public var partialIntervalMs = 400
+    /// The partial decode hears at most the last this-many ms of the turn. Default 6000.
+    public var partialWindowMs = 6000
+
+    /// Whether a model decides (not fixed silence).
+    public var usesModel: Bool { model != "none" }
+
+    public init() {}
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "model": model = try f.oneOf(["smart-turn", "none"])
+        case "model_path": modelPath = try f.nonEmpty()
+        case "probe_ms": probeMs = try f.int(64...2000)
+        case "threshold": threshold = try f.double(0.01...0.99)
+        case "max_silence_ms": maxSilenceMs = try f.int(100...20_000)
+        case "on_model_error": onModelError = try f.oneOf(["fail", "fixed_silence"])
+        case "threads": threads = try f.int(1...16)
+        case "partial_interval_ms":
+            let value = try f.int(0...10_000)
+            guard value == 0 || value >= 200 else { throw f.invalid("\(value) must be 0 (off) or at least 200") }
+            partialIntervalMs = value
+        case "partial_window_ms": partialWindowMs = try f.int(1000...28_000)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `input:` — processing of the microphone before VAD and ASR (conversation mode).
+public struct InputSection: Sendable, Hashable {
+    /// Noise suppression: `none`, `deepfilternet` (DeepFilterNet3) or `rnnoise`. Default `none`.
+    public var denoise = "none"
+    /// Server-side echo cancellation against the reply audio the server sent: `none` or
+    /// `speex`, for clients that play replies on a loudspeaker without their own echo
+    /// cancellation. Default `none`.
+    public var echoCancel = "none"
+    /// The echo canceller's tail (ms of echo path it models). Default 300.
+    public var echoTailMs = 300
+    /// Folder of the noise-suppression libraries. Default `.deps/models/denoise`.
+    public var denoiseDir = ".deps/models/denoise"
+
+    public init() {}
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "denoise": denoise = try f.oneOf(["none", "deepfilternet", "rnnoise"])
+        case "echo_cancel": echoCancel = try f.oneOf(["none", "speex"])
+        case "echo_tail_ms": echoTailMs = try f.int(40...1000)
+        case "denoise_dir": denoiseDir = try f.nonEmpty()
         default: throw f.unknownKey()
         }
     }

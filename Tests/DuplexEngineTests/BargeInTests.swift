@@ -218,7 +218,7 @@ import Testing
             session.send(.audio(listener.chunk(positionMs: 2000, [
                 .speechStarted(atMs: 1000), .speechEnded(atMs: 1800, startMs: 1000, audio: ScriptedSpeech.audio(tag: 6)),
             ])))
-            await session.events.next { if case .voiceActivity(.speechEnd, _) = $0 { true } else { false } }
+            await session.events.next { if case .voiceActivity(.speechEnd, _, _) = $0 { true } else { false } }
             synthesis.end()
             let end = await session.events.next("tts_end")
             #expect(end.endReason == .completed)

@@ -80,6 +80,24 @@ public final class BlockingExecutor: Sendable {
         }
     }
 
+    /// Queues `body` without waiting for it. The job belongs to the executor (it runs on its
+    /// thread even if the caller moves on); the caller keeps only what the job delivers, such
+    /// as an ``AsyncPromise`` it fulfills, and polls that.
+    /// - Returns: false when the queue is full or shutting down (the job is dropped).
+    public func submit(_ body: @escaping @Sendable () -> Void) -> Bool {
+        let job = Job(work: body, cancelled: { false }, skip: {})
+        let accepted: Bool = state.withLock { s in
+            guard !s.shuttingDown, s.count < queueCapacity else { return false }
+            s.jobs.append(job)
+            return true
+        }
+        guard accepted else { return false }
+        condition.lock()
+        condition.signal()
+        condition.unlock()
+        return true
+    }
+
     /// Stops the threads once the queued jobs are done.
     public func shutdown() {
         state.withLock { $0.shuttingDown = true }

@@ -46,6 +46,8 @@ struct Utterance: Sendable {
     var speechEndedAt: Duration
     /// A speculative transcript of this very pause, if one was started.
     var speculative: SpeculativeTranscript?
+    /// How the turn ended.
+    var endOfTurn: EndOfTurnDecision?
     /// The listener that heard it.
     var listener: any SpeechListener
 }

@@ -2,6 +2,7 @@ import DuplexConfig
 import DuplexCore
 import DuplexDSP
 import DuplexSherpa
+import DuplexTurn
 import Foundation
 
 /// Turns one client's microphone stream into speech events and transcripts: s16le PCM at the
@@ -34,24 +35,41 @@ public actor SpeechInput: SpeechListener {
     private let vad: VoiceActivityDetector
     private let edge: VoiceActivityDetector
     private let resampler: Resampler
-    /// The last ~20 s of 16 kHz input (for speculative transcripts), and where the current
-    /// turn began (input ms) while the turn VAD hears speech.
+    /// The last ~20 s of 16 kHz input (for speculative and partial transcripts, the
+    /// end-of-turn model and, with a model, the turn's audio).
     private var recent: [Float] = []
     private var recentStart = 0
-    private var turnStartMs: Int?
     private static let recentLimit = VoiceActivityDetector.sampleRate * 25
+    /// When turns end (the pure logic; this actor feeds it and performs its actions).
+    private var policy: EndOfTurnPolicy
+    /// Where the input's speech energy stops and resumes (the early pause signal).
+    private var pauses = PauseDetector()
+    /// The end-of-turn model call in flight (polled after each chunk).
+    private var probe: (id: Int, answer: AsyncPromise<Float?>)?
+    /// The partial transcript in flight, for turn number `turn`.
+    private var partial: (turn: Int, text: AsyncPromise<String?>)?
+    private var lastPartialMs = 0
+    private var turnNumber = 0
     private var oddByte: UInt8?
     private var received = 0
     private let clockStart = ContinuousClock.now
+    /// Audio kept before a turn's detected onset (Silero dates onsets a little late).
+    private static let leadMs = 300
 
     /// Rates a client may declare.
     public static let supportedRates: Set<Int> = [8000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000]
     /// Input may run ahead of real time by this much (network bursts) before it is refused.
     public let burstAllowance: Duration
+    /// Offline use (tests, batch processing): wait for each end-of-turn model call and partial
+    /// transcript in the chunk that started it, so what is heard does not depend on how fast
+    /// the audio is fed. Live sessions never wait (the answers are picked up after a later chunk).
+    public let waitsForModels: Bool
 
     /// Creates an input for one session.
     /// - Throws: ``DuplexError`` (`invalidMessage` for an unsupported rate, `modelLoadFailed` for the VAD).
-    public init(inputSampleRate: Int, services: SpeechServices, burstAllowance: Duration = .seconds(2)) throws(DuplexError) {
+    public init(
+        inputSampleRate: Int, services: SpeechServices, burstAllowance: Duration = .seconds(2), waitsForModels: Bool = false
+    ) throws(DuplexError) {
         guard Self.supportedRates.contains(inputSampleRate) else {
             throw DuplexError(
                 .invalidMessage,
@@ -60,9 +78,15 @@ public actor SpeechInput: SpeechListener {
         self.inputSampleRate = inputSampleRate
         self.services = services
         self.burstAllowance = burstAllowance
-        self.vad = try VoiceActivityDetector(model: services.vadModel, parameters: services.vadParameters)
+        self.waitsForModels = waitsForModels
+        self.vad = try VoiceActivityDetector(model: services.vadModel, parameters: services.turnVADParameters)
         self.edge = try VoiceActivityDetector(model: services.vadModel, parameters: services.bargeInParameters)
         self.resampler = try Resampler(from: inputSampleRate, to: VoiceActivityDetector.sampleRate)
+        self.policy = EndOfTurnPolicy(
+            mode: services.endOfTurnModel == nil
+                ? .fixedSilence
+                : .model(probeMs: services.turn.probeMs, threshold: services.turn.threshold, maxSilenceMs: services.turn.maxSilenceMs,
+                         fallbackSilenceMs: services.vadParameters.minSilenceMs))
     }
 
     /// Milliseconds of input audio received so far.
@@ -108,7 +132,8 @@ public actor SpeechInput: SpeechListener {
             detected = try await services.vadExecutor.run {
                 // The barge-in edge first: it is the one that must act fastest.
                 let edgeEvents = edge.accept(samples) + (flush ? edge.flush() : [])
-                return Detected(edge: edgeEvents, turn: vad.accept(samples) + (flush ? vad.flush() : []), edgeSpeaking: edge.isSpeaking)
+                let turnEvents = vad.accept(samples) + (flush ? vad.flush() : [])
+                return Detected(edge: edgeEvents, turn: turnEvents, edgeSpeaking: edge.isSpeaking, turnSpeaking: vad.isSpeaking)
             }
         } catch {
             throw DuplexError.wrap(error, as: .internal, "Voice activity detection failed.")
@@ -124,22 +149,109 @@ public actor SpeechInput: SpeechListener {
                 paused = true
             }
         }
+        // The end-of-turn policy: VAD segment edges, the model's answer, the clock.
+        var actions: [EndOfTurnPolicy.Action] = []
+        var segment: [Float] = []
         for event in detected.turn {
             switch event {
             case .speechStarted(let at):
-                turnStartMs = Int(at * 1000)
-                events.append(.speechStarted(atMs: Int(at * 1000)))
-            case .speechEnded(let start, let end, let audio):
-                turnStartMs = nil
-                paused = false
-                events.append(.speechEnded(atMs: Int(end * 1000), startMs: Int(start * 1000), audio: audio))
+                actions += policy.speechStarted(atMs: Int(at * 1000))
+            case .speechEnded(_, let end, let audio):
+                segment = audio
+                actions += policy.speechEnded(atMs: Int(end * 1000), nowMs: nowMs)
             }
         }
-        if paused, let turnStartMs, !detected.edgeSpeaking {
-            // From 300 ms before the turn's onset to now (the end of speech plus the hangover).
-            let rate = VoiceActivityDetector.sampleRate
-            let first = max(recentStart, (turnStartMs - 300) * rate / 1000) - recentStart
-            if first < recent.count { events.append(.speechPaused(atMs: nowMs, audio: Array(recent[first...]))) }
+        pauses.accept(samples)
+        if let resumed = pauses.resumedAtMs { actions += policy.loud(atMs: resumed, vadSpeaking: detected.turnSpeaking) }
+        if let quiet = pauses.quietSinceMs { actions += policy.quiet(sinceMs: quiet, nowMs: nowMs) }
+        if let pending = probe, let answer = pending.answer.current {
+            probe = nil
+            actions += policy.probeFinished(id: pending.id, probability: answer, nowMs: nowMs)
+        }
+        actions += flush ? policy.finish(nowMs: nowMs) : policy.advanced(toMs: nowMs)
+        while !actions.isEmpty {
+            let action = actions.removeFirst()
+            switch action {
+            case .turnStarted(let atMs):
+                turnNumber += 1
+                pauses.turnStarted()
+                lastPartialMs = atMs
+                events.append(.speechStarted(atMs: atMs))
+            case .probe(let id, let turnStartMs):
+                startProbe(id: id, audio: turnAudio(fromMs: turnStartMs - Self.leadMs, toMs: nowMs))
+                if waitsForModels, let pending = probe {
+                    let answer = await pending.answer.value() ?? nil
+                    probe = nil
+                    actions += policy.probeFinished(id: pending.id, probability: answer, nowMs: nowMs)
+                }
+            case .probed(let result):
+                events.append(.turnProbed(result))
+            case .turnEnded(let startMs, let endMs, let decision):
+                probe = nil
+                partial = nil
+                // Fixed silence keeps the VAD's own cut of the segment; a turn the model
+                // held across pauses spans several segments: cut it from the recent audio.
+                let audio = policy.mode == .fixedSilence && !segment.isEmpty
+                    ? segment : turnAudio(fromMs: startMs - Self.leadMs, toMs: min(nowMs, endMs + Self.leadMs))
+                events.append(.endOfTurn(decision))
+                events.append(.speechEnded(atMs: endMs, startMs: startMs, audio: audio))
+            }
+        }
+        if paused, let turnStartMs = policy.turnStartMs, !detected.edgeSpeaking {
+            // The turn so far (and the hangover), for a speculative transcript.
+            let audio = turnAudio(fromMs: turnStartMs - Self.leadMs, toMs: nowMs)
+            if !audio.isEmpty { events.append(.speechPaused(atMs: nowMs, audio: audio)) }
+        }
+        events += await partialTranscripts(nowMs: nowMs)
+        return events
+    }
+
+    /// The 16 kHz input between two input times (clipped to what is still kept).
+    private func turnAudio(fromMs: Int, toMs: Int) -> [Float] {
+        let rate = VoiceActivityDetector.sampleRate
+        let first = max(recentStart, fromMs * rate / 1000) - recentStart
+        let last = min(recentStart + recent.count, toMs * rate / 1000) - recentStart
+        return first < last ? Array(recent[first..<last]) : []
+    }
+
+    /// Asks the end-of-turn model about the turn so far, off the receive path: the answer is
+    /// picked up after a later chunk. A full queue counts as a failed call (the policy then
+    /// falls back to the fixed silence for this pause).
+    private func startProbe(id: Int, audio: [Float]) {
+        guard let model = services.endOfTurnModel else { return }
+        let answer = AsyncPromise<Float?>()
+        probe = (id, answer)
+        let submitted = services.turnExecutor.submit {
+            answer.fulfill(try? model.completionProbability(of: audio))
+        }
+        if !submitted { answer.fulfill(nil) }
+    }
+
+    /// Delivers a finished partial transcript of the turn in progress and starts the next one
+    /// (at most every `turn.partial_interval_ms`, while the user speaks, on the latest
+    /// `turn.partial_window_ms` of the turn; skipped when the partial executor is busy).
+    private func partialTranscripts(nowMs: Int) async -> [Event] {
+        var events: [Event] = []
+        if waitsForModels, let pending = partial { _ = await pending.text.value() }
+        if let pending = partial, let text = pending.text.current {
+            partial = nil
+            if pending.turn == turnNumber, policy.turnStartMs != nil, let text {
+                events.append(.partialTranscript(text: text, atMs: nowMs))
+            }
+        }
+        let interval = services.turn.partialIntervalMs
+        guard interval > 0, partial == nil, case .speaking(let turnStartMs) = policy.state,
+              nowMs - lastPartialMs >= interval
+        else { return events }
+        lastPartialMs = nowMs
+        let audio = turnAudio(fromMs: max(turnStartMs - Self.leadMs, nowMs - services.turn.partialWindowMs), toMs: nowMs)
+        let recognizer = services.recognizer
+        let text = AsyncPromise<String?>()
+        if services.partialExecutor.submit({
+            let heard = TranscriptFilter.clean(recognizer.transcribe(audio).text)
+            text.fulfill(heard.isEmpty ? nil : heard)
+        }) {
+            partial = (turnNumber, text)
         }
         return events
     }
@@ -149,4 +261,5 @@ private struct Detected: Sendable {
     var edge: [VADEvent]
     var turn: [VADEvent]
     var edgeSpeaking: Bool
+    var turnSpeaking: Bool
 }

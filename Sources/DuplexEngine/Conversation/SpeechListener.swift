@@ -17,6 +17,12 @@ public enum SpeechEvent: Sendable, Equatable {
     /// The user paused inside a turn (the barge-in detector heard the speech end, the turn
     /// VAD has not ended the turn yet): the turn's audio so far, for a speculative transcript.
     case speechPaused(atMs: Int, audio: [Float])
+    /// The end-of-turn model answered at a pause (see ``EndOfTurnPolicy``).
+    case turnProbed(TurnProbe)
+    /// Why the turn ends: reported just before its ``speechEnded(atMs:startMs:audio:)``.
+    case endOfTurn(EndOfTurnDecision)
+    /// A live partial transcript of the turn so far (the user is still speaking).
+    case partialTranscript(text: String, atMs: Int)
 }
 
 /// What speech recognition heard in an utterance.

@@ -21,10 +21,15 @@ public enum SessionEvent: Sendable {
     case sessionEnded(sessionID: String, reason: String)
     /// A model switch progressed.
     case modelStatus(modelID: String, state: ModelLoadState, message: String?)
-    /// The turn detector heard speech start or end (input ms since the stream began).
-    case voiceActivity(VoiceActivity, atMs: Int)
+    /// The turn detector heard speech start or end (input ms since the stream began); a
+    /// speech end carries why the turn ended.
+    case voiceActivity(VoiceActivity, atMs: Int, endOfTurn: EndOfTurnDecision?)
+    /// The end-of-turn model answered at a pause (complete or not).
+    case turnProbe(TurnProbe)
     /// What the user said.
     case transcript(text: String, turnID: String, asrMs: Int)
+    /// What the user has said so far in the turn in progress (live, not final).
+    case partialTranscript(text: String)
     /// Reply text: non-final events carry the next piece, the final one the whole text.
     case replyText(text: String, isFinal: Bool, turnID: String)
     /// The user talked over the reply and it stopped; the history keeps what was heard.
@@ -34,8 +39,8 @@ public enum SessionEvent: Sendable {
     /// The session moved to another worker mid-reply; the reply goes on there from segment
     /// `resumeSegment`, with `modelID` (another voice when no live worker had the session's).
     case workerChanged(turnID: String, from: String, to: String, resumeSegment: Int, modelID: String)
-    /// Per-turn figures once the reply's first frame is sent.
-    case turnMetrics(turnID: String, speechToSpeechMs: Int, asrMs: Int, responderMs: Int)
+    /// Per-turn figures once the reply's first frame is sent, with how the user's turn ended.
+    case turnMetrics(turnID: String, speechToSpeechMs: Int, asrMs: Int, responderMs: Int, endOfTurn: EndOfTurnDecision?)
 }
 
 /// The session's settings as the client sees them.

@@ -46,6 +46,8 @@ final class Reply: Sendable {
         var asrMs: Int
         /// When the responder was asked.
         var responderStartedAt: Duration
+        /// How the user's turn ended.
+        var endOfTurn: EndOfTurnDecision?
     }
 
     private struct State {

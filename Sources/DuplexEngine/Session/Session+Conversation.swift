@@ -92,7 +92,7 @@ extension Session {
             await perform(machine.withLock { $0.transcriptIgnored(at: at) })
             return nil
         }
-        return await perform(machine.withLock { $0.transcriptAccepted(heard, speechEndedAt: utterance.speechEndedAt, at: at) })
+        return await perform(machine.withLock { $0.transcriptAccepted(heard, speechEndedAt: utterance.speechEndedAt, endOfTurn: utterance.endOfTurn, at: at) })
     }
 
     /// Streams the responder's text into the reply (and to the client as `reply` pieces). The

@@ -254,7 +254,9 @@ extension Session {
                 let speechToSpeech = Int((at - origin.speechEndedAt).millisecondsDouble.rounded())
                 let responderMs = reply.firstTextAt.map { Int(($0 - origin.responderStartedAt).millisecondsDouble.rounded()) } ?? 0
                 metrics.speechToSpeech.recordMilliseconds(speechToSpeech)
-                await output.write(.turnMetrics(turnID: reply.turnID, speechToSpeechMs: speechToSpeech, asrMs: origin.asrMs, responderMs: responderMs))
+                await output.write(.turnMetrics(
+                    turnID: reply.turnID, speechToSpeechMs: speechToSpeech, asrMs: origin.asrMs, responderMs: responderMs,
+                    endOfTurn: origin.endOfTurn))
             }
         }
     }

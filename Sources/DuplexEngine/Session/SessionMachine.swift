@@ -56,6 +56,9 @@ struct SessionMachine: Sendable {
     /// Replies whose generation has not ended yet (their history is recorded when it does).
     var generating: Set<ObjectIdentifier> = []
     var speculative: SpeculativeTranscript?
+    /// Why the current turn is ending: the listener reports it just before the turn's
+    /// `speechEnded` (same chunk), which takes it along to the transcript and `turn_metrics`.
+    var endOfTurn: EndOfTurnDecision?
     var history: ConversationHistory
     var turnCounter = 0
 
@@ -220,10 +223,25 @@ struct SessionMachine: Sendable {
 
         case .speechStarted(let atMs):
             turn = .userSpeaking(sinceMs: atMs, over: turn.answering)
-            return [.send(.voiceActivity(.speechStart, atMs: atMs))]
+            endOfTurn = nil
+            return [.send(.voiceActivity(.speechStart, atMs: atMs, endOfTurn: nil))]
+
+        case .turnProbed(let probe):
+            return [.send(.turnProbe(probe))]
+
+        case .endOfTurn(let decision):
+            // Travels with the utterance that follows.
+            endOfTurn = decision
+            return []
+
+        case .partialTranscript(let text, _):
+            guard case .userSpeaking = turn else { return [] }
+            return [.send(.partialTranscript(text: text))]
 
         case .speechEnded(let atMs, let startMs, let audio):
-            var actions: [SessionAction] = [.send(.voiceActivity(.speechEnd, atMs: atMs))]
+            let decision = endOfTurn
+            endOfTurn = nil
+            var actions: [SessionAction] = [.send(.voiceActivity(.speechEnd, atMs: atMs, endOfTurn: decision))]
             let over = turn.answering
             if isEcho(startMs: startMs) {
                 // Speech heard by the turn VAD while a reply plays, with no barge-in edge near
@@ -240,7 +258,7 @@ struct SessionMachine: Sendable {
             }
             speculative = nil
             turn = .transcribing(endMs: atMs, over: over)
-            actions.append(.transcribe(.utterance(Utterance(audio: audio, speechEndedAt: endedAt, speculative: early, listener: listener))))
+            actions.append(.transcribe(.utterance(Utterance(audio: audio, speechEndedAt: endedAt, speculative: early, endOfTurn: decision, listener: listener))))
             return actions
         }
     }
@@ -289,7 +307,9 @@ struct SessionMachine: Sendable {
 
     /// The user said something: a new turn. Whatever plays or generates is stopped, and the
     /// new reply is generated.
-    mutating func transcriptAccepted(_ transcript: Transcript, speechEndedAt: Duration, at now: Duration) -> [SessionAction] {
+    mutating func transcriptAccepted(
+        _ transcript: Transcript, speechEndedAt: Duration, endOfTurn: EndOfTurnDecision? = nil, at now: Duration
+    ) -> [SessionAction] {
         guard lifecycle == .open else { return [] }
         var actions: [SessionAction] = []
         // Nothing stale may play over the new turn.
@@ -305,7 +325,7 @@ struct SessionMachine: Sendable {
         }
         let reply = Reply(
             turnID: nextTurnID(), maxCharacters: limits.maxReplyChars,
-            origin: Reply.Origin(speechEndedAt: speechEndedAt, asrMs: transcript.decodeMs, responderStartedAt: now))
+            origin: Reply.Origin(speechEndedAt: speechEndedAt, asrMs: transcript.decodeMs, responderStartedAt: now, endOfTurn: endOfTurn))
         let request = GenerationRequest(reply: reply, userText: transcript.text, cancel: AsyncSignal())
         generation = Generation(reply: reply, cancel: request.cancel)
         generating.insert(ObjectIdentifier(reply))

@@ -31,10 +31,18 @@ extension SessionEvent {
         case .modelStatus(let modelID, let state, let message):
             object = ["type": "model_status", "model_id": modelID, "state": state.rawValue]
             if let message { object["message"] = message }
-        case .voiceActivity(let activity, let atMs):
+        case .voiceActivity(let activity, let atMs, let endOfTurn):
             object = ["type": "vad", "state": activity.rawValue, "t_ms": atMs]
+            if let endOfTurn { object["end_of_turn"] = endOfTurn.wireObject }
+        case .turnProbe(let probe):
+            object = [
+                "type": "vad", "state": "turn_probe", "t_ms": probe.atMs, "probability": Self.rounded(probe.probability),
+                "silence_ms": probe.silenceMs, "complete": probe.complete,
+            ]
         case .transcript(let text, let turnID, let asrMs):
             object = ["type": "transcript", "text": text, "final": true, "turn_id": turnID, "asr_ms": asrMs]
+        case .partialTranscript(let text):
+            object = ["type": "transcript", "text": text, "final": false]
         case .replyText(let text, let isFinal, let turnID):
             object = ["type": "reply", "text": text, "final": isFinal, "turn_id": turnID]
         case .bargeIn(let report):
@@ -48,13 +56,26 @@ extension SessionEvent {
             object = [
                 "type": "worker_changed", "turn_id": turnID, "from": from, "to": to, "resume_segment": resumeSegment, "model_id": modelID,
             ]
-        case .turnMetrics(let turnID, let speechToSpeechMs, let asrMs, let responderMs):
+        case .turnMetrics(let turnID, let speechToSpeechMs, let asrMs, let responderMs, let endOfTurn):
             object = [
                 "type": "turn_metrics", "turn_id": turnID, "speech_to_speech_ms": speechToSpeechMs, "asr_ms": asrMs,
                 "responder_ms": responderMs,
             ]
+            if let endOfTurn { object["end_of_turn"] = endOfTurn.wireObject }
         }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Probabilities with 3 decimals (what a client can act on; no float noise on the wire).
+    static func rounded(_ value: Float) -> Double { (Double(value) * 1000).rounded() / 1000 }
+}
+
+extension EndOfTurnDecision {
+    /// `{"reason", "silence_ms", "probability"?}`.
+    var wireObject: [String: Any] {
+        var object: [String: Any] = ["reason": reason.rawValue, "silence_ms": silenceMs]
+        if let probability { object["probability"] = SessionEvent.rounded(probability) }
+        return object
     }
 }

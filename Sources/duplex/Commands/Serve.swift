@@ -63,9 +63,13 @@ struct Serve: AsyncParsableCommand {
             pool = WorkerPool(connections: [connection])
         }
         // Conversation mode needs the VAD and Whisper; without them the server still speaks.
+        // A broken end-of-turn model stops the start (naming `turn.model`) unless
+        // `turn.on_model_error: fixed_silence` asks for a warning and fixed-silence turns.
+        let endOfTurn = try SpeechServices.loadEndOfTurnModel(config)
+        if let warning = endOfTurn.warning { logger.warning("end-of-turn model unavailable", metadata: ["error.message": "\(warning)"]) }
         var speech: SpeechServices?
         do {
-            speech = try SpeechServices.load(config)
+            speech = try SpeechServices.load(config, endOfTurnModel: endOfTurn.model)
         } catch {
             logger.warning("conversation mode unavailable", metadata: ["error.message": "\(error.message)"])
         }
