@@ -42,6 +42,9 @@ let package = Package(
             providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(
             name: "CSherpaOnnx", path: "Sources/CSherpaOnnx", pkgConfig: "sherpa-onnx"),
+        .systemLibrary(
+            name: "CSpeexDSP", path: "Sources/CSpeexDSP", pkgConfig: "speexdsp",
+            providers: [.apt(["libspeexdsp-dev"])]),
         // onnxruntime's C API, declared by hand (the library comes with sherpa-onnx).
         .systemLibrary(
             name: "CONNXRuntime", path: "Sources/CONNXRuntime", pkgConfig: "sherpa-onnx"),
@@ -75,6 +78,13 @@ let package = Package(
             dependencies: ["DuplexCore", "CONNXRuntime"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
+
+        // Microphone filters: noise suppression (DeepFilterNet, RNNoise; loaded at run time)
+        // and echo cancellation (SpeexDSP).
+        .target(
+            name: "DuplexAudioFilters",
+            dependencies: ["DuplexCore", "DuplexDSP", "CSpeexDSP"],
+            swiftSettings: swiftSettings),
 
         .target(
             name: "DuplexProto",
@@ -144,7 +154,7 @@ let package = Package(
         .target(
             name: "DuplexEngine",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa", "DuplexLLM", "DuplexRegistry", "DuplexTurn",
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexSherpa", "DuplexLLM", "DuplexRegistry", "DuplexTurn", "DuplexAudioFilters",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -256,6 +266,10 @@ let package = Package(
             exclude: ["Reference"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
+        .testTarget(
+            name: "DuplexAudioFiltersTests",
+            dependencies: ["DuplexAudioFilters", "DuplexCore", "DuplexDSP"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexRedisTests",
             dependencies: [

@@ -165,3 +165,28 @@ import Testing
         #expect(error?.code == .invalidConfiguration)
     }
 }
+
+@Suite struct EchoGateTests {
+    @Test func echoQuieterThanTheReplyIsAttenuatedAndLouderSpeechPasses() {
+        var gate = EchoGate()
+        let reply = (0..<320).map { Float(sin(Double($0) * 0.3)) * 0.4 }
+        gate.reference(reply)
+        var echo = reply.map { $0 * 0.5 }
+        #expect(gate.apply(to: &echo))
+        #expect(EchoGate.level(echo) < 0.02)
+        var user = reply.map { $0 * 1.2 }
+        #expect(!gate.apply(to: &user))
+        #expect(user == reply.map { $0 * 1.2 })
+    }
+
+    @Test func withoutAReplyNothingIsGated() {
+        var gate = EchoGate()
+        gate.reference([])
+        var quiet = [Float](repeating: 0.01, count: 320)
+        #expect(!gate.apply(to: &quiet))
+        // The reply's level is remembered for ~160 ms (its echo arrives late), then forgotten.
+        gate.reference([Float](repeating: 0.3, count: 320))
+        for _ in 0..<8 { gate.reference([]) }
+        #expect(!gate.apply(to: &quiet))
+    }
+}

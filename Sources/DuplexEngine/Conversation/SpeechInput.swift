@@ -1,9 +1,11 @@
+import DuplexAudioFilters
 import DuplexConfig
 import DuplexCore
 import DuplexDSP
 import DuplexSherpa
 import DuplexTurn
 import Foundation
+import Synchronization
 
 /// Turns one client's microphone stream into speech events and transcripts: s16le PCM at the
 /// client's rate → 16 kHz → Silero VAD → utterance → Whisper.
@@ -44,6 +46,15 @@ public actor SpeechInput: SpeechListener {
     private var policy: EndOfTurnPolicy
     /// Where the input's speech energy stops and resumes (the early pause signal).
     private var pauses = PauseDetector()
+    /// Noise suppression (`input.denoise`), before everything that listens.
+    private let denoiser: (any Denoiser)?
+    /// Echo cancellation (`input.echo_cancel`) against the reply audio sent to the client.
+    private let echo: EchoCanceller?
+    /// Reply frames sent since the last chunk (48 kHz s16le), handed over by the playback path.
+    private nonisolated let sentReplyAudio = Mutex<[Data]>([])
+    private nonisolated let cancelsEcho: Bool
+    /// Holds back the echo the canceller has not learnt to remove yet.
+    private var echoGate = EchoGate()
     /// The end-of-turn model call in flight (polled after each chunk).
     private var probe: (id: Int, answer: AsyncPromise<Float?>)?
     /// The partial transcript in flight, for turn number `turn`.
@@ -52,6 +63,8 @@ public actor SpeechInput: SpeechListener {
     private var turnNumber = 0
     private var oddByte: UInt8?
     private var received = 0
+    /// 16 kHz samples that reached the detectors.
+    private var heard = 0
     private let clockStart = ContinuousClock.now
     /// Audio kept before a turn's detected onset (Silero dates onsets a little late).
     private static let leadMs = 300
@@ -82,6 +95,10 @@ public actor SpeechInput: SpeechListener {
         self.vad = try VoiceActivityDetector(model: services.vadModel, parameters: services.turnVADParameters)
         self.edge = try VoiceActivityDetector(model: services.vadModel, parameters: services.bargeInParameters)
         self.resampler = try Resampler(from: inputSampleRate, to: VoiceActivityDetector.sampleRate)
+        self.denoiser = try DenoiserKind(rawValue: services.input.denoise)?.makeDenoiser(directory: services.input.denoiseDir)
+        self.echo = try EchoCancellerKind(rawValue: services.input.echoCancel)?
+            .makeEchoCanceller(configuration: SpeechServices.echoConfiguration(services.input))
+        self.cancelsEcho = echo != nil
         self.policy = EndOfTurnPolicy(
             mode: services.endOfTurnModel == nil
                 ? .fixedSilence
@@ -89,8 +106,9 @@ public actor SpeechInput: SpeechListener {
                          fallbackSilenceMs: services.vadParameters.minSilenceMs))
     }
 
-    /// Milliseconds of input audio received so far.
-    public var positionMs: Int { received * 1000 / inputSampleRate }
+    /// Milliseconds of input audio heard so far: the time line of the speech events (16 kHz
+    /// samples through the resampler and the filters, whose delays it leaves out).
+    public var positionMs: Int { heard * 1000 / VoiceActivityDetector.sampleRate }
 
     /// Feeds a chunk of s16le mono PCM (any size; an odd trailing byte is kept for the next chunk).
     /// - Throws: ``DuplexError`` (`invalidAudio`) when audio arrives faster than real time
@@ -110,16 +128,55 @@ public actor SpeechInput: SpeechListener {
                 "Audio arrives faster than real time (\(audioTime) of audio in \(clockStart.duration(to: .now))); send it at the pace it is recorded.")
         }
         let samples = bytes.withUnsafeBytes { SampleConversion.float(fromLittleEndianBytes: $0) }
-        let at16k = resampler.process(samples)
-        return try await detect(at16k, flush: false)
+        return try await detect(filtered(resampler.process(samples)), flush: false)
+    }
+
+    /// Takes a reply frame as it leaves for the client (the echo canceller's reference).
+    public nonisolated func replyAudioSent(_ frame: Data) {
+        guard cancelsEcho else { return }
+        sentReplyAudio.withLock { $0.append(frame) }
+    }
+
+    /// A 48 kHz s16le reply frame at 16 kHz for the echo canceller: the mean of each three
+    /// samples. A zero-delay low-pass is enough for a reference, and a resampler's filter
+    /// delay would put the reference behind the echo it must predict.
+    private static func reference(_ frame: Data) -> [Float] {
+        frame.withUnsafeBytes { raw in
+            let samples = raw.bindMemory(to: Int16.self)
+            var out = [Float](repeating: 0, count: samples.count / 3)
+            for index in out.indices {
+                let sum = Int(Int16(littleEndian: samples[3 * index])) + Int(Int16(littleEndian: samples[3 * index + 1]))
+                    + Int(Int16(littleEndian: samples[3 * index + 2]))
+                out[index] = Float(sum) / (3 * 32768)
+            }
+            return out
+        }
+    }
+
+    /// The echo of the reply removed (against what was sent since the last chunk), then the noise.
+    private func filtered(_ microphone: [Float]) -> [Float] {
+        var samples = microphone
+        if let echo {
+            var reference: [Float] = []
+            for frame in sentReplyAudio.withLock({ sent in defer { sent.removeAll(keepingCapacity: true) }; return sent }) {
+                reference += Self.reference(frame)
+            }
+            echo.playback(reference)
+            echoGate.reference(reference)
+            samples = echo.capture(samples)
+            echoGate.apply(to: &samples)
+        }
+        if let denoiser { samples = denoiser.process(samples) }
+        return samples
     }
 
     /// Ends the stream: an utterance still open is closed and transcribed.
     public func finish() async throws(DuplexError) -> [Event] {
-        try await detect(resampler.flush(), flush: true)
+        try await detect(filtered(resampler.flush()), flush: true)
     }
 
     private func detect(_ samples: [Float], flush: Bool) async throws(DuplexError) -> [Event] {
+        heard += samples.count
         recent += samples
         if recent.count > Self.recentLimit {
             let drop = recent.count - Self.recentLimit * 4 / 5

@@ -50,6 +50,14 @@ public protocol SpeechListener: Sendable {
     var positionMs: Int { get async }
     /// What was said in `audio` (16 kHz), or nil for nothing speakable.
     func transcribe(_ audio: [Float]) async throws(DuplexError) -> Transcript?
+    /// A frame of reply audio as it leaves for the client (48 kHz s16le mono): the echo
+    /// canceller's reference. Called on the playback path, so it must not block.
+    func replyAudioSent(_ frame: Data)
+}
+
+extension SpeechListener {
+    /// Listeners without an echo canceller ignore the reply audio.
+    public func replyAudioSent(_ frame: Data) {}
 }
 
 /// The speech models sessions share; makes each conversation session's listener.

@@ -1,3 +1,4 @@
+import DuplexAudioFilters
 import DuplexConfig
 import DuplexCore
 import DuplexSherpa
@@ -22,6 +23,8 @@ public final class SpeechServices: SpeechRecognition {
     public let endOfTurnModel: (any EndOfTurnModel)?
     /// End-of-turn and partial-transcript settings (`turn:`).
     public let turn: TurnSettings
+    /// Microphone filters (`input:`): noise suppression and echo cancellation.
+    public let input: InputSection
     /// Runs end-of-turn model calls (its own thread: never queued behind Whisper).
     public let turnExecutor = BlockingExecutor(name: "turn", threads: 1, queueCapacity: 64)
     /// Runs partial transcripts, on their own thread so they never delay a final transcript;
@@ -72,7 +75,7 @@ public final class SpeechServices: SpeechRecognition {
         return SpeechServices(
             vadModel: configuration.vad.model, vadParameters: parameters, recognizer: recognizer,
             bargeInParameters: bargeInParameters(configuration.conversation, turn: parameters),
-            endOfTurnModel: endOfTurnModel, turn: TurnSettings(configuration.turn))
+            endOfTurnModel: endOfTurnModel, turn: TurnSettings(configuration.turn), input: try checkedInput(configuration.input))
     }
 
     /// The barge-in detector's settings from `conversation:`: never laxer than the turn VAD.
@@ -86,7 +89,7 @@ public final class SpeechServices: SpeechRecognition {
     /// fixed silence of `vadParameters`).
     public init(
         vadModel: String, vadParameters: VADParameters, recognizer: WhisperRecognizer, bargeInParameters: VADParameters? = nil,
-        endOfTurnModel: (any EndOfTurnModel)? = nil, turn: TurnSettings = TurnSettings(TurnSection())
+        endOfTurnModel: (any EndOfTurnModel)? = nil, turn: TurnSettings = TurnSettings(TurnSection()), input: InputSection = InputSection()
     ) {
         self.vadModel = vadModel
         self.vadParameters = vadParameters
@@ -94,6 +97,22 @@ public final class SpeechServices: SpeechRecognition {
         self.bargeInParameters = bargeInParameters ?? Self.bargeInParameters(ConversationSection(), turn: vadParameters)
         self.endOfTurnModel = endOfTurnModel
         self.turn = turn
+        self.input = input
+    }
+
+    /// Checks the `input:` filters once at start (a missing library fails here, naming
+    /// `input.denoise`, instead of in every session).
+    static func checkedInput(_ input: InputSection) throws(DuplexError) -> InputSection {
+        _ = try DenoiserKind(rawValue: input.denoise)?.makeDenoiser(directory: input.denoiseDir)
+        _ = try EchoCancellerKind(rawValue: input.echoCancel)?.makeEchoCanceller(configuration: echoConfiguration(input))
+        return input
+    }
+
+    /// The echo canceller's settings from `input:`.
+    static func echoConfiguration(_ input: InputSection) -> EchoCanceller.Configuration {
+        var configuration = EchoCanceller.Configuration()
+        configuration.tail = .milliseconds(input.echoTailMs)
+        return configuration
     }
 }
 

@@ -245,6 +245,8 @@ extension Session {
         let at = now
         let count = reply.frameSent(segment: segment, announced: announced, at: at)
         await output.write(.audio(turnID: reply.turnID, pcm: frame.audioData, sequence: count))
+        // The echo canceller's reference (conversation mode): what the client will play.
+        machine.withLock { $0.listener }?.replyAudioSent(frame.audioData)
         probe?.frameToClient()
         metrics.framesSent.increment()
         if count == 1 {

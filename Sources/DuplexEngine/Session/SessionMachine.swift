@@ -70,6 +70,12 @@ struct SessionMachine: Sendable {
         case microphone(any SpeechListener)
     }
 
+    /// The session's listener in conversation mode.
+    var listener: (any SpeechListener)? {
+        if case .microphone(let listener) = input { return listener }
+        return nil
+    }
+
     init(sessionID: String, limits: LimitsSection, conversation: ConversationSection, bargeInSettleMs: Int) {
         self.sessionID = sessionID
         self.limits = limits
