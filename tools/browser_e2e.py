@@ -60,6 +60,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         help="WAV spoken into the microphone once the first reply is playing")
     parser.add_argument("--interrupt-after-frames", type=int, default=15,
                         help="reply frames played before the interruption starts (default 15)")
+    parser.add_argument("--expect-turn-model", action="store_true",
+                        help="require live partial transcripts and an end-of-turn decision shown by the page")
     parser.add_argument("--ws", default="", help="WebSocket URL override, passed to the page as ?ws=")
     parser.add_argument("--settle", type=float, default=12.0,
                         help="after the checks pass, at most this many seconds for the conversation to finish "
@@ -227,7 +229,8 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
             have_transcript = transcript_matches(stats["transcripts"], expected)
             played_enough = stats["framesPlayed"] > 25
             barge_ok = (not args.expect_barge_in) or (barge is not None and barge["done"])
-            if have_transcript and played_enough and barge_ok:
+            turn_ok = (not args.expect_turn_model) or (bool(stats.get("partials")) and stats.get("endOfTurn") is not None)
+            if have_transcript and played_enough and barge_ok and turn_ok:
                 if success_at is None:
                     success_at = now
                 quiet = (stats["ttsStarts"] == stats["ttsEnds"] and stats.get("playback") != "playing"
@@ -242,6 +245,8 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
                     missing.append(f"framesPlayed {stats['framesPlayed']} <= 25")
                 if not barge_ok:
                     missing.append("no barge_in" if barge is None else "barge-in check incomplete")
+                if not turn_ok:
+                    missing.append(f"partials {len(stats.get('partials') or [])}, endOfTurn {stats.get('endOfTurn')}")
                 result["reason"] = "timeout: " + "; ".join(missing)
                 break
             time.sleep(0.1)
@@ -268,6 +273,9 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
             "state": stats["state"],
             "audioContext": f"{stats.get('audioContextState')}@{stats.get('audioContextRate')}",
             "latency": stats.get("latency", []),
+            "partials": stats.get("partials", []),
+            "endOfTurn": stats.get("endOfTurn"),
+            "turnProbes": stats.get("turnProbes", 0),
         })
     if interrupted_at is not None:
         result["framesPlayedAtInterruption"] = interrupted_at

@@ -41,6 +41,10 @@ const stats = {
   audioContextState: null,
   audioContextRate: null,
   latency: [],
+  // Live partial transcripts received, and how the last turn ended (the end_of_turn object).
+  partials: [],
+  endOfTurn: null,
+  turnProbes: 0,
 };
 window.duplexStats = stats;
 
@@ -307,10 +311,37 @@ function onTtsEnd(msg) {
   if (currentTurn === turn) currentTurn = null;
 }
 
+/** Shows the end-of-turn model's answer: at a pause (turn_probe) or at the turn's end. */
+function showEndOfTurn(probability, text) {
+  const box = $("eot");
+  if (typeof probability !== "number") {
+    box.hidden = !text;
+    $("eot-fill").style.width = "0%";
+    $("eot-text").textContent = text || "";
+    return;
+  }
+  box.hidden = false;
+  $("eot-fill").style.width = `${Math.round(probability * 100)}%`;
+  $("eot-text").textContent = text;
+}
+
 function onVad(msg) {
+  if (msg.state === "turn_probe") {
+    // The user paused: the end-of-turn model judged the turn so far.
+    stats.turnProbes++;
+    const pct = Math.round(msg.probability * 100);
+    showEndOfTurn(msg.probability, msg.complete ? `done ${pct}%` : `pause — ${pct}% done, listening`);
+    return;
+  }
   const at = wallTimeOfStreamMs(msg.t_ms);
   if (msg.state === "speech_start") {
     setUserSpeaking(true);
+    showEndOfTurn(null, "");
+    if (partialBubble) {
+      // The previous turn's partial never got a final transcript (nothing speakable).
+      partialBubble.el.remove();
+      partialBubble = null;
+    }
     if (currentTurn || assistantPlaying) {
       // The server paused the reply when it heard the user; the gap until barge_in or
       // barge_in_resumed is not an underrun (nor is a drain that happened just before this).
@@ -322,15 +353,42 @@ function onVad(msg) {
     }
   } else if (msg.state === "speech_end") {
     setUserSpeaking(false);
+    if (msg.end_of_turn) {
+      stats.endOfTurn = msg.end_of_turn;
+      const e = msg.end_of_turn;
+      const how = { model: "model", max_silence: "max silence", fixed_silence: "fixed silence", model_failed: "fallback", stream_ended: "stream end" }[e.reason] || e.reason;
+      showEndOfTurn(e.probability, `turn ended (${how}, ${e.silence_ms} ms silence)`);
+    }
     lastSpeechEndAt = at ?? performance.now();
     if (currentTurn && !dropFrames) player.streamResumed(); // a short sound: the reply resumes
   }
 }
 
+let partialBubble = null; // the user's turn in progress, as heard so far
+
 function onTranscript(msg) {
   const text = (msg.text || "").trim();
+  if (msg.final === false) {
+    // A live partial transcript: one bubble that follows the user while they speak.
+    stats.partials.push(text);
+    if (!partialBubble) {
+      partialBubble = chat.addUser(text);
+      partialBubble.el.classList.add("msg-partial");
+    } else {
+      partialBubble.setText(text);
+    }
+    publish();
+    return;
+  }
   stats.transcripts.push(text);
-  chat.addUser(text);
+  if (partialBubble) {
+    // The final transcript replaces what was heard so far.
+    partialBubble.setText(text);
+    partialBubble.el.classList.remove("msg-partial");
+    partialBubble = null;
+  } else {
+    chat.addUser(text);
+  }
   const turn = turns.get(msg.turn_id);
   turn.speechEndAt = lastSpeechEndAt;
   if (typeof msg.asr_ms === "number") turn.asrMs = msg.asr_ms;

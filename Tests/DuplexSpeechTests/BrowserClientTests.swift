@@ -3,6 +3,7 @@ import DuplexCore
 import DuplexEngine
 import DuplexDSP
 import DuplexOrchestrator
+import DuplexSherpa
 import DuplexTesting
 import Foundation
 import Testing
@@ -17,7 +18,12 @@ import Testing
         for tool in [python, chromium, driver] {
             try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/test.sh (it installs chromium, chromium-driver and selenium)")
         }
-        let speech = try SpeechInputTests.services.get()
+        // Smart Turn ends the turns, and partial transcripts follow the user while they speak.
+        var turn = TurnSection()
+        turn.partialIntervalMs = 400
+        let speech = SpeechServices(
+            vadModel: TestAssets.sileroVAD, vadParameters: .preset(aggressiveness: 2), recognizer: try SpeechModels.whisper.get(),
+            endOfTurnModel: try EndOfTurnTests.smartTurn.get(), turn: TurnSettings(turn))
         // Microphone (Chromium's fake capture device): 1 s silence, the question, silence.
         // The interruption is spoken into the same microphone by the driver once the reply
         // has been playing for 15 frames, so it lands on the reply however slow the machine.
@@ -45,7 +51,7 @@ import Testing
 
             return try await ProgramRun.run(python, [
                 "\(TestAssets.repositoryRoot)/tools/browser_e2e.py", "--url", "\(server.httpURL)/", "--mic-wav", micWAV, "--interrupt-wav", interruptionWAV,
-                "--screenshot", screenshot, "--expect-words", "library,open", "--expect-barge-in", "--timeout", "90",
+                "--screenshot", screenshot, "--expect-words", "library,open", "--expect-barge-in", "--expect-turn-model", "--timeout", "90",
             ])
         }
         print("browser e2e: \(result.output)")
@@ -54,6 +60,11 @@ import Testing
         let json = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
         #expect((json?["framesPlayed"] as? Int ?? 0) > 25)
         #expect((json?["bargeIns"] as? Int ?? 0) >= 1)
+        // The page showed the user's words while they spoke, and why the turn ended.
+        let partials = json?["partials"] as? [String] ?? []
+        let endOfTurn = json?["endOfTurn"] as? [String: Any] ?? [:]
+        #expect(partials.count >= 2)
+        #expect(endOfTurn["reason"] as? String != nil)
         #expect(FileManager.default.fileExists(atPath: screenshot))
     }
 
