@@ -45,6 +45,29 @@ struct BenchConversation: AsyncParsableCommand {
         var serverBargeIn: [Double] = []
         var asr: [Double] = []
         var missed = 0
+        /// End-of-turn decisions: silence waited, the model's probability, why.
+        var endOfTurnSilence: [Double] = []
+        var endOfTurnProbability: [Double] = []
+        var endOfTurnReasons: [String: Int] = [:]
+        /// Time between a turn's consecutive partial transcripts, and their count.
+        var partialGaps: [Double] = []
+        var partials = 0
+        var lastPartialAt: ContinuousClock.Instant?
+
+        /// Notes what a server message says about turn-taking.
+        mutating func note(_ message: IncomingMessage) {
+            guard let json = message.json else { return }
+            if message.type == "transcript", json["final"] as? Bool == false {
+                partials += 1
+                if let last = lastPartialAt { partialGaps.append(last.duration(to: message.receivedAt).millisecondsDouble) }
+                lastPartialAt = message.receivedAt
+            } else if message.type == "vad", let eot = json["end_of_turn"] as? [String: Any] {
+                lastPartialAt = nil
+                if let silence = eot["silence_ms"] as? Int { endOfTurnSilence.append(Double(silence)) }
+                if let probability = eot["probability"] as? Double { endOfTurnProbability.append(probability) }
+                endOfTurnReasons[eot["reason"] as? String ?? "?", default: 0] += 1
+            }
+        }
     }
 
     func run() async throws {
@@ -90,6 +113,7 @@ struct BenchConversation: AsyncParsableCommand {
                             }
                             continue
                         }
+                        figures.note(message)
                         switch message.type {
                         case "barge_in":
                             bargedIn = true
@@ -129,6 +153,14 @@ struct BenchConversation: AsyncParsableCommand {
         line("barge-in (speech onset → last frame)", figures.bargeInFromOnset)
         line("  server: barge-in edge → last frame sent", figures.serverBargeIn)
         print("replies that ended before the interruption was detected: \(figures.missed)")
+        line("end of turn: silence waited", figures.endOfTurnSilence)
+        let probabilities = figures.endOfTurnProbability.sorted()
+        if !probabilities.isEmpty {
+            print(String(format: "end of turn: model probability at the decision  p50 %.2f  min %.2f", percentile(probabilities, 0.5), probabilities.first ?? 0))
+        }
+        print("end of turn: decided by \(figures.endOfTurnReasons.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        line("partial transcripts: interval", figures.partialGaps)
+        print("partial transcripts: \(figures.partials)")
     }
 
     /// Waits for the next reply's first audio frame; records the server's turn figures.
@@ -137,6 +169,7 @@ struct BenchConversation: AsyncParsableCommand {
         while first == nil {
             guard let message = try await connection.next() else { throw DuplexError(.workerUnavailable, "server closed") }
             if message.binary != nil { first = message.receivedAt }
+            figures.note(message)
             if message.type == "transcript", let ms = message.json?["asr_ms"] as? Int { figures.asr.append(Double(ms)) }
             if message.type == "error" { print("error: \(message.json ?? [:])") }
         }

@@ -126,7 +126,12 @@ struct Talk: AsyncParsableCommand {
 
     static func describe(type: String, _ json: [String: Any]) -> String {
         switch type {
+        case "vad" where json["state"] as? String == "turn_probe":
+            "end of turn? \(percent(json["probability"])) after \(json["silence_ms"] ?? "?") ms of silence → \(json["complete"] as? Bool == true ? "done" : "keep listening")"
+        case "vad" where json["end_of_turn"] is [String: Any]:
+            "vad speech_end at \(json["t_ms"] ?? "?") ms — turn ended: \(describeEndOfTurn(json["end_of_turn"]))"
         case "vad": "vad \(json["state"] ?? "") at \(json["t_ms"] ?? "?") ms"
+        case "transcript" where json["final"] as? Bool == false: "you (so far): \(json["text"] ?? "")…"
         case "transcript": "you: \(json["text"] ?? "")  (ASR \(json["asr_ms"] ?? "?") ms)"
         case "reply" where json["final"] as? Bool == true: "reply: \(json["text"] ?? "")"
         case "reply": "reply…"
@@ -135,5 +140,16 @@ struct Talk: AsyncParsableCommand {
         case "error": "error \(json["code"] ?? ""): \(json["message"] ?? "")"
         default: type
         }
+    }
+
+    static func percent(_ value: Any?) -> String {
+        guard let value = value as? Double else { return "?" }
+        return "\(Int((value * 100).rounded()))%"
+    }
+
+    static func describeEndOfTurn(_ value: Any?) -> String {
+        guard let eot = value as? [String: Any] else { return "?" }
+        let probability = eot["probability"].map { ", model \(percent($0))" } ?? ""
+        return "\(eot["reason"] ?? "?") after \(eot["silence_ms"] ?? "?") ms of silence\(probability)"
     }
 }
