@@ -320,6 +320,9 @@ public struct TurnSection: Sendable, Hashable {
     public var threshold = 0.5
     /// Silence (ms) that ends a turn whatever the model says. Default 2500.
     public var maxSilenceMs = 2500
+    /// A pause the model called incomplete is judged again every this-many ms of silence (a
+    /// complete turn it misjudged ends sooner than `max_silence_ms`); 0 never. Default 1000.
+    public var reprobeMs = 1000
     /// What a missing or broken model file does at start: `fail` (refuse to start, naming
     /// `turn.model`) or `fixed_silence` (warn and end turns on silence). Default `fail`.
     public var onModelError = "fail"
@@ -343,6 +346,7 @@ public struct TurnSection: Sendable, Hashable {
         case "probe_ms": probeMs = try f.int(64...2000)
         case "threshold": threshold = try f.double(0.01...0.99)
         case "max_silence_ms": maxSilenceMs = try f.int(100...20_000)
+        case "reprobe_ms": reprobeMs = try f.int(0...20_000)
         case "on_model_error": onModelError = try f.oneOf(["fail", "fixed_silence"])
         case "threads": threads = try f.int(1...16)
         case "partial_interval_ms":

@@ -3,7 +3,7 @@ import Testing
 
 /// The end-of-turn decision logic, driven by scripted VAD edges and model answers (input ms).
 @Suite struct EndOfTurnPolicyTests {
-    static let model = EndOfTurnPolicy.Mode.model(probeMs: 200, threshold: 0.5, maxSilenceMs: 2500, fallbackSilenceMs: 500)
+    static let model = EndOfTurnPolicy.Mode.model(probeMs: 200, threshold: 0.5, maxSilenceMs: 2500, fallbackSilenceMs: 500, reprobeMs: 0)
 
     @Test func fixedSilenceEndsTheTurnAtTheSegmentEnd() {
         var policy = EndOfTurnPolicy(mode: .fixedSilence)
@@ -65,6 +65,35 @@ import Testing
         #expect(policy.advanced(toMs: 3500) == [
             .turnEnded(startMs: 0, endMs: 1000, EndOfTurnDecision(reason: .maxSilence, probability: probability, silenceMs: 2500)),
         ])
+    }
+
+    @Test func aPauseCalledIncompleteIsJudgedAgainAfterReprobeMs() {
+        var policy = EndOfTurnPolicy(mode: .model(probeMs: 200, threshold: 0.5, maxSilenceMs: 2500, fallbackSilenceMs: 500, reprobeMs: 1000))
+        _ = policy.speechStarted(atMs: 0)
+        #expect(policy.quiet(sinceMs: 1000, nowMs: 1200) == [.probe(id: 1, turnStartMs: 0)])
+        _ = policy.probeFinished(id: 1, probability: 0.1, nowMs: 1250)
+        // A 900 ms thinking pause is asked about once.
+        #expect(policy.advanced(toMs: 1900).isEmpty)
+        #expect(policy.advanced(toMs: 2199).isEmpty)
+        #expect(policy.advanced(toMs: 2200) == [.probe(id: 2, turnStartMs: 0)])
+        #expect(policy.probeFinished(id: 2, probability: 0.8, nowMs: 2250).last
+            == .turnEnded(startMs: 0, endMs: 1000, EndOfTurnDecision(reason: .model, probability: 0.8, silenceMs: 1250)))
+    }
+
+    @Test func quietAndLoudInputPauseAndResumeATurn() {
+        var policy = EndOfTurnPolicy(mode: Self.model)
+        _ = policy.speechStarted(atMs: 0)
+        #expect(policy.quiet(sinceMs: 900, nowMs: 1099).isEmpty)
+        #expect(policy.quiet(sinceMs: 900, nowMs: 1100) == [.probe(id: 1, turnStartMs: 0)])
+        #expect(policy.loud(atMs: 1300, vadSpeaking: true).isEmpty)
+        #expect(policy.state == .speaking(turnStartMs: 0))
+        // The VAD's own (late) segment end for speech the loudness already paused is not a new pause.
+        _ = policy.quiet(sinceMs: 2000, nowMs: 2200)
+        #expect(policy.speechEnded(atMs: 2000, nowMs: 2400).isEmpty)
+        _ = policy.probeFinished(id: 2, probability: 0.9, nowMs: 2250)
+        // Speech inside the VAD segment the model already ended starts the next turn.
+        #expect(policy.loud(atMs: 2500, vadSpeaking: true) == [.turnStarted(atMs: 2500)])
+        #expect(policy.loud(atMs: 2600, vadSpeaking: false).isEmpty)
     }
 
     @Test func aFailedModelCallFallsBackToTheFixedSilence() {

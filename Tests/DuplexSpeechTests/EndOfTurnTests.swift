@@ -147,6 +147,40 @@ import Testing
         #expect(heard.transcripts.count == 1)
     }
 
+    @Test func aMissingOrCorruptTurnModelStopsTheStartOrFallsBackWhenAskedTo() throws {
+        let corrupt = NSTemporaryDirectory() + "smart-turn-corrupt-\(UUID()).onnx"
+        try Data(repeating: 0x5A, count: 2048).write(to: URL(fileURLWithPath: corrupt))
+        defer { try? FileManager.default.removeItem(atPath: corrupt) }
+        for path in ["/nonexistent/smart-turn.onnx", corrupt] {
+            var config = DuplexConfiguration()
+            config.turn.modelPath = path
+            #expect { try SpeechServices.loadEndOfTurnModel(config) } throws: { error in
+                let error = error as? DuplexError
+                return error?.code == .modelLoadFailed && error?.message.contains("turn.model") == true && error?.message.contains(path) == true
+            }
+            config.turn.onModelError = "fixed_silence"
+            let fallback = try SpeechServices.loadEndOfTurnModel(config)
+            #expect(fallback.model == nil)
+            #expect(fallback.warning?.contains("fixed silence") == true)
+        }
+        var none = DuplexConfiguration()
+        none.turn.model = "none"
+        none.turn.modelPath = "/nonexistent"
+        #expect(try SpeechServices.loadEndOfTurnModel(none).model == nil)
+        var installed = DuplexConfiguration()
+        installed.turn.modelPath = TestAssets.smartTurn
+        #expect(try SpeechServices.loadEndOfTurnModel(installed).model != nil)
+    }
+
+    @Test func aMissingDenoiserLibraryIsATypedErrorNamingTheKey() throws {
+        var input = InputSection()
+        input.denoise = "rnnoise"
+        input.denoiseDir = "/nonexistent"
+        #expect { try SpeechServices.checkedInput(input) } throws: { error in
+            (error as? DuplexError)?.code == .modelLoadFailed && "\(error)".contains("input.denoise")
+        }
+    }
+
     /// Cut points inside clauses of `two_cities.wav` (seconds; the words either side as
     /// Whisper hears them). Chosen by one rule: the words before the cut cannot end a clause
     /// (they end on an article, a preposition, an auxiliary, a subject pronoun or quantifier,

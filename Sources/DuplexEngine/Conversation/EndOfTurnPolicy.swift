@@ -70,8 +70,9 @@ struct EndOfTurnPolicy: Sendable {
     enum Mode: Sendable, Equatable {
         /// Every segment end ends the turn.
         case fixedSilence
-        /// Ask the model at each pause of `probeMs`.
-        case model(probeMs: Int, threshold: Float, maxSilenceMs: Int, fallbackSilenceMs: Int)
+        /// Ask the model at each pause of `probeMs`, and again every `reprobeMs` of a pause it
+        /// called incomplete (a complete turn it misjudged then ends before `maxSilenceMs`).
+        case model(probeMs: Int, threshold: Float, maxSilenceMs: Int, fallbackSilenceMs: Int, reprobeMs: Int = 1000)
     }
 
     /// Where the turn is.
@@ -109,6 +110,8 @@ struct EndOfTurnPolicy: Sendable {
     let mode: Mode
     private(set) var state = State.idle
     private var probes = 0
+    /// Model calls made in the current pause.
+    private var asksInPause = 0
 
     init(mode: Mode) {
         self.mode = mode
@@ -155,7 +158,7 @@ struct EndOfTurnPolicy: Sendable {
     /// The input has been quiet since `sinceMs` (now `nowMs`): after `probeMs` of it, a turn
     /// in progress pauses and the model is asked.
     mutating func quiet(sinceMs: Int, nowMs: Int) -> [Action] {
-        guard case .model(let probeMs, _, _, _) = mode, case .speaking(let start) = state,
+        guard case .model(let probeMs, _, _, _, _) = mode, case .speaking(let start) = state,
               nowMs - sinceMs >= probeMs
         else { return [] }
         return pause(start: start, speechEndMs: sinceMs)
@@ -180,6 +183,7 @@ struct EndOfTurnPolicy: Sendable {
     }
 
     private mutating func pause(start: Int, speechEndMs: Int) -> [Action] {
+        if case .paused(_, let end, _) = state, end == speechEndMs { asksInPause += 1 } else { asksInPause = 1 }
         probes += 1
         state = .paused(turnStartMs: start, speechEndMs: speechEndMs, probe: .running(id: probes))
         return [.probe(id: probes, turnStartMs: start)]
@@ -187,7 +191,7 @@ struct EndOfTurnPolicy: Sendable {
 
     /// The model answered call `id` (nil: the call failed), taken into account at `nowMs`.
     mutating func probeFinished(id: Int, probability: Float?, nowMs: Int) -> [Action] {
-        guard case .model(_, let threshold, _, _) = mode,
+        guard case .model(_, let threshold, _, _, _) = mode,
               case .paused(let start, let end, .running(let running)) = state, running == id
         else { return [] }
         guard let probability else {
@@ -208,11 +212,14 @@ struct EndOfTurnPolicy: Sendable {
     /// Input time advanced to `nowMs` (after every chunk): a pause that lasted long enough ends
     /// the turn whatever the model said.
     mutating func advanced(toMs nowMs: Int) -> [Action] {
-        guard case .model(_, _, let maxSilence, let fallback) = mode,
+        guard case .model(let probeMs, _, let maxSilence, let fallback, let reprobe) = mode,
               case .paused(let start, let end, let probe) = state
         else { return [] }
         let silence = max(0, nowMs - end)
         switch probe {
+        case .incomplete where silence < maxSilence && reprobe > 0 && (silence - probeMs) / reprobe > asksInPause - 1:
+            // Still silent a while after an "incomplete": ask again.
+            return pause(start: start, speechEndMs: end)
         case .failed where silence >= fallback:
             state = .idle
             return [.turnEnded(startMs: start, endMs: end, EndOfTurnDecision(reason: .modelFailed, probability: nil, silenceMs: silence))]

@@ -60,6 +60,8 @@ public actor SpeechInput: SpeechListener {
     /// The partial transcript in flight, for turn number `turn`.
     private var partial: (turn: Int, text: AsyncPromise<String?>)?
     private var lastPartialMs = 0
+    /// The quiet stretch (its start, input ms) a speculative transcript was started for.
+    private var speculatedQuietMs: Int?
     private var turnNumber = 0
     private var oddByte: UInt8?
     private var received = 0
@@ -103,7 +105,7 @@ public actor SpeechInput: SpeechListener {
             mode: services.endOfTurnModel == nil
                 ? .fixedSilence
                 : .model(probeMs: services.turn.probeMs, threshold: services.turn.threshold, maxSilenceMs: services.turn.maxSilenceMs,
-                         fallbackSilenceMs: services.vadParameters.minSilenceMs))
+                         fallbackSilenceMs: services.vadParameters.minSilenceMs, reprobeMs: services.turn.reprobeMs))
     }
 
     /// Milliseconds of input audio heard so far: the time line of the speech events (16 kHz
@@ -254,13 +256,28 @@ public actor SpeechInput: SpeechListener {
                 events.append(.speechEnded(atMs: endMs, startMs: startMs, audio: audio))
             }
         }
-        if paused, let turnStartMs = policy.turnStartMs, !detected.edgeSpeaking {
+        if speculates(nowMs: nowMs, edgePaused: paused, edgeSpeaking: detected.edgeSpeaking), let turnStartMs = policy.turnStartMs {
             // The turn so far (and the hangover), for a speculative transcript.
             let audio = turnAudio(fromMs: turnStartMs - Self.leadMs, toMs: nowMs)
             if !audio.isEmpty { events.append(.speechPaused(atMs: nowMs, audio: audio)) }
         }
         events += await partialTranscripts(nowMs: nowMs)
         return events
+    }
+
+    /// Whether to start a speculative transcript of the turn now. With fixed silence: when the
+    /// barge-in detector hears the speech stop (its 100 ms hangover), long before the turn's
+    /// silence has passed. With the end-of-turn model, which decides ~200 ms into a pause,
+    /// that would be too late to hide Whisper: once the input has been quiet for half the
+    /// probe pause (once per quiet stretch), so the transcript is being made while the model
+    /// is asked.
+    private func speculates(nowMs: Int, edgePaused: Bool, edgeSpeaking: Bool) -> Bool {
+        guard case .model(let probeMs, _, _, _, _) = policy.mode else { return edgePaused && !edgeSpeaking }
+        guard case .speaking = policy.state, let quiet = pauses.quietSinceMs, quiet != speculatedQuietMs,
+              nowMs - quiet >= max(64, probeMs / 2)
+        else { return false }
+        speculatedQuietMs = quiet
+        return true
     }
 
     /// The 16 kHz input between two input times (clipped to what is still kept).
@@ -300,6 +317,8 @@ public actor SpeechInput: SpeechListener {
         guard interval > 0, partial == nil, case .speaking(let turnStartMs) = policy.state,
               nowMs - lastPartialMs >= interval
         else { return events }
+        // A pause under way gets its speculative transcript: no partial competes with it.
+        if let quiet = pauses.quietSinceMs, nowMs - quiet >= 64 { return events }
         lastPartialMs = nowMs
         let audio = turnAudio(fromMs: max(turnStartMs - Self.leadMs, nowMs - services.turn.partialWindowMs), toMs: nowMs)
         let recognizer = services.recognizer

@@ -102,7 +102,8 @@ public final class SpeechServices: SpeechRecognition {
 
     /// Checks the `input:` filters once at start (a missing library fails here, naming
     /// `input.denoise`, instead of in every session).
-    static func checkedInput(_ input: InputSection) throws(DuplexError) -> InputSection {
+    /// - Throws: ``DuplexError`` (`modelLoadFailed`) naming the key.
+    public static func checkedInput(_ input: InputSection) throws(DuplexError) -> InputSection {
         _ = try DenoiserKind(rawValue: input.denoise)?.makeDenoiser(directory: input.denoiseDir)
         _ = try EchoCancellerKind(rawValue: input.echoCancel)?.makeEchoCanceller(configuration: echoConfiguration(input))
         return input
@@ -134,6 +135,8 @@ public struct TurnSettings: Sendable, Equatable {
     public var threshold: Float
     /// Silence (ms) that ends a turn whatever the model says.
     public var maxSilenceMs: Int
+    /// A pause the model called incomplete is judged again every this-many ms (0: never).
+    public var reprobeMs: Int
     /// Partial transcripts at most this often (ms); 0 turns them off.
     public var partialIntervalMs: Int
     /// The partial decode's window (ms of the latest audio).
@@ -144,6 +147,7 @@ public struct TurnSettings: Sendable, Equatable {
         probeMs = section.probeMs
         threshold = Float(section.threshold)
         maxSilenceMs = section.maxSilenceMs
+        reprobeMs = section.reprobeMs
         partialIntervalMs = section.partialIntervalMs
         partialWindowMs = section.partialWindowMs
     }

@@ -66,6 +66,7 @@ struct Serve: AsyncParsableCommand {
         // A broken end-of-turn model stops the start (naming `turn.model`) unless
         // `turn.on_model_error: fixed_silence` asks for a warning and fixed-silence turns.
         let endOfTurn = try SpeechServices.loadEndOfTurnModel(config)
+        _ = try SpeechServices.checkedInput(config.input)
         if let warning = endOfTurn.warning { logger.warning("end-of-turn model unavailable", metadata: ["error.message": "\(warning)"]) }
         var speech: SpeechServices?
         do {
