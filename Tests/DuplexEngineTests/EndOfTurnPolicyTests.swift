@@ -76,8 +76,9 @@ import Testing
         #expect(policy.advanced(toMs: 1900).isEmpty)
         #expect(policy.advanced(toMs: 2199).isEmpty)
         #expect(policy.advanced(toMs: 2200) == [.probe(id: 2, turnStartMs: 0)])
-        #expect(policy.probeFinished(id: 2, probability: 0.8, nowMs: 2250).last
-            == .turnEnded(startMs: 0, endMs: 1000, EndOfTurnDecision(reason: .model, probability: 0.8, silenceMs: 1250)))
+        // 1250 ms into a 2500 ms maximum: the bar is half the threshold (0.25).
+        #expect(policy.probeFinished(id: 2, probability: 0.3, nowMs: 2250).last
+            == .turnEnded(startMs: 0, endMs: 1000, EndOfTurnDecision(reason: .model, probability: 0.3, silenceMs: 1250)))
     }
 
     @Test func quietAndLoudInputPauseAndResumeATurn() {

@@ -18,7 +18,6 @@ import Testing
     static func services(aggressiveness: Int = 2, model: Bool = true, partialIntervalMs: Int = 0) throws -> SpeechServices {
         var section = TurnSection()
         section.partialIntervalMs = partialIntervalMs
-        if let probe = ProcessInfo.processInfo.environment["PROBE_MS"].flatMap(Int.init) { section.probeMs = probe }
         return SpeechServices(
             vadModel: TestAssets.sileroVAD, vadParameters: .preset(aggressiveness: aggressiveness),
             recognizer: try SpeechModels.whisper.get(), endOfTurnModel: model ? try smartTurn.get() : nil, turn: TurnSettings(section))

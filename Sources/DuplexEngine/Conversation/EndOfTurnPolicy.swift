@@ -191,15 +191,19 @@ struct EndOfTurnPolicy: Sendable {
 
     /// The model answered call `id` (nil: the call failed), taken into account at `nowMs`.
     mutating func probeFinished(id: Int, probability: Float?, nowMs: Int) -> [Action] {
-        guard case .model(_, let threshold, _, _, _) = mode,
+        guard case .model(_, let threshold, let maxSilence, _, _) = mode,
               case .paused(let start, let end, .running(let running)) = state, running == id
         else { return [] }
+        // Later answers in a long pause need less certainty: the longer the silence, the more
+        // likely the turn is over (the bar falls linearly to 0 at `maxSilence`). The first
+        // answer of a pause always meets the full threshold.
+        let bar = asksInPause <= 1 ? threshold : threshold * max(0, 1 - Float(max(0, nowMs - end)) / Float(maxSilence))
         guard let probability else {
             state = .paused(turnStartMs: start, speechEndMs: end, probe: .failed)
             return advanced(toMs: nowMs)
         }
         let silence = max(0, nowMs - end)
-        let complete = probability >= threshold
+        let complete = probability >= bar
         let probe = TurnProbe(atMs: nowMs, silenceMs: silence, probability: probability, complete: complete)
         guard complete else {
             state = .paused(turnStartMs: start, speechEndMs: end, probe: .incomplete(probability))

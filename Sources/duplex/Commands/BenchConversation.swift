@@ -30,6 +30,11 @@ struct BenchConversation: AsyncParsableCommand {
     @Flag(help: "Print every server event.")
     var verbose = false
 
+    @Option(name: .customLong("clip"), help: ArgumentHelp(
+        "Ask recorded questions instead of synthesized ones: WAV@START-END in seconds (repeatable), e.g. .deps/testdata/beckett.wav@0.2-1.4.",
+        valueName: "wav@start-end"))
+    var clips: [String] = []
+
     static let questions = [
         "What time does the library open tomorrow?", "Can you book a table for two at seven?",
         "How long does the train to the airport take?", "Please remind me to call my sister tonight.",
@@ -74,7 +79,7 @@ struct BenchConversation: AsyncParsableCommand {
         guard (1...1000).contains(turns) else { throw ValidationError("--turns must be 1–1000.") }
         let logger = Logger(label: "duplex.bench")
         print("duplex bench conversation  url=\(url) turns=\(turns) interrupt after \(interruptAfterMs) ms")
-        let questions = try await Self.synthesize(Self.questions, url: url, logger: logger)
+        let questions = clips.isEmpty ? try await Self.synthesize(Self.questions, url: url, logger: logger) : try clips.map(Self.recorded)
         let interruptions = try await Self.synthesize(Self.interruptions, url: url, logger: logger)
         let turns = self.turns, interruptAfter = interruptAfterMs / 20
 
@@ -188,6 +193,22 @@ struct BenchConversation: AsyncParsableCommand {
     struct Spoken: Sendable {
         var samples: [Int16]
         var speech: (start: Int, end: Int)
+    }
+
+    /// A recorded question: `WAV@START-END` (seconds), at 16 kHz with 300 ms of silence before.
+    static func recorded(_ spec: String) throws -> Spoken {
+        let parts = spec.split(separator: "@", maxSplits: 1).map(String.init)
+        let range = parts.count == 2 ? parts[1].split(separator: "-").compactMap { Double($0) } : []
+        guard parts.count == 2, range.count == 2, range[0] < range[1] else {
+            throw ValidationError("--clip \(spec): expected WAV@START-END in seconds, e.g. beckett.wav@0.2-1.4")
+        }
+        let wav = try WAVFile.read(path: parts[0])
+        let samples = try SimulatedMicrophone.resample(wav.samples, from: wav.sampleRate)
+        let rate = Double(SimulatedMicrophone.sampleRate)
+        let first = min(samples.count, Int(range[0] * rate)), last = min(samples.count, Int(range[1] * rate))
+        let clip = [Int16](repeating: 0, count: 4800) + Array(samples[first..<last])
+        guard let speech = SimulatedMicrophone.speechBounds(clip) else { throw ValidationError("--clip \(spec): no speech in that range") }
+        return Spoken(samples: clip, speech: speech)
     }
 
     /// Speech for each text from the server's TTS, at 16 kHz, with 300 ms of silence before.
