@@ -76,7 +76,9 @@ let package = Package(
         .target(
             name: "DuplexTurn",
             dependencies: ["DuplexCore", "CONNXRuntime"],
-            swiftSettings: swiftSettings,
+            // Optimized in debug builds too: its feature extraction runs on every pause of
+            // every conversation (~5 ms optimized, ~170 ms unoptimized).
+            swiftSettings: swiftSettings + [.unsafeFlags(["-O"])],
             linkerSettings: sherpaLinkerSettings),
 
         // Microphone filters: noise suppression (DeepFilterNet, RNNoise; loaded at run time)

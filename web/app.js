@@ -605,7 +605,7 @@ async function startMic() {
   clearNotice("mic");
   stats.micActive = true;
   setMicButton("on");
-  conn.setOptions({ mode: "conversation", input_sample_rate: CAPTURE_RATE });
+  conn.setOptions({ mode: "conversation", input_sample_rate: CAPTURE_RATE, partial_transcripts: true });
   if (conn.state === "disconnected") {
     player.start();
     conn.connect();
@@ -620,7 +620,7 @@ function stopMic() {
   stats.micActive = false;
   setPtt(false);
   setMicButton("off");
-  if (wasActive || conn.options.mode === "conversation") conn.setOptions({ mode: "tts", input_sample_rate: null });
+  if (wasActive || conn.options.mode === "conversation") conn.setOptions({ mode: "tts", input_sample_rate: null, partial_transcripts: null });
   conversationReady = false;
   setUserSpeaking(false);
   publish();

@@ -39,7 +39,11 @@ import Testing
         let wav = try WAVFile.read(path: TestAssets.clip("two_cities"))
         let audio = SampleConversion.float(from: wav.samples)
         let model = try SmartTurnModel(path: TestAssets.smartTurn)
+        let started = ContinuousClock.now
         #expect(try model.completionProbability(of: audio) > 0.5)
+        let features = ContinuousClock.now
+        _ = SmartTurnModel.features(of: audio)
+        print("smart turn: one call \(started.duration(to: features)), features alone \(features.duration(to: .now)) (this build)")
         #expect(try model.completionProbability(of: Array(audio[..<Int(3.3 * 16_000)])) < 0.5)
     }
 

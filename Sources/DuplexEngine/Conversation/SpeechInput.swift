@@ -79,11 +79,15 @@ public actor SpeechInput: SpeechListener {
     /// transcript in the chunk that started it, so what is heard does not depend on how fast
     /// the audio is fed. Live sessions never wait (the answers are picked up after a later chunk).
     public let waitsForModels: Bool
+    /// Whether this listener reports live partial transcripts (the session asked for them and
+    /// `turn.partial_interval_ms` is not 0).
+    public let partialTranscripts: Bool
 
     /// Creates an input for one session.
     /// - Throws: ``DuplexError`` (`invalidMessage` for an unsupported rate, `modelLoadFailed` for the VAD).
     public init(
-        inputSampleRate: Int, services: SpeechServices, burstAllowance: Duration = .seconds(2), waitsForModels: Bool = false
+        inputSampleRate: Int, services: SpeechServices, burstAllowance: Duration = .seconds(2), waitsForModels: Bool = false,
+        partialTranscripts: Bool = false
     ) throws(DuplexError) {
         guard Self.supportedRates.contains(inputSampleRate) else {
             throw DuplexError(
@@ -94,6 +98,7 @@ public actor SpeechInput: SpeechListener {
         self.services = services
         self.burstAllowance = burstAllowance
         self.waitsForModels = waitsForModels
+        self.partialTranscripts = partialTranscripts && services.turn.partialIntervalMs > 0
         self.vad = try VoiceActivityDetector(model: services.vadModel, parameters: services.turnVADParameters)
         self.edge = try VoiceActivityDetector(model: services.vadModel, parameters: services.bargeInParameters)
         self.resampler = try Resampler(from: inputSampleRate, to: VoiceActivityDetector.sampleRate)
@@ -314,7 +319,7 @@ public actor SpeechInput: SpeechListener {
             }
         }
         let interval = services.turn.partialIntervalMs
-        guard interval > 0, partial == nil, case .speaking(let turnStartMs) = policy.state,
+        guard partialTranscripts, partial == nil, case .speaking(let turnStartMs) = policy.state,
               nowMs - lastPartialMs >= interval
         else { return events }
         // A pause under way gets its speculative transcript: no partial competes with it.

@@ -55,6 +55,13 @@ public protocol SpeechListener: Sendable {
     func replyAudioSent(_ frame: Data)
 }
 
+extension SpeechRecognition {
+    /// Recognizers without partial transcripts ignore the request.
+    public func makeListener(inputSampleRate: Int, partialTranscripts: Bool) throws(DuplexError) -> any SpeechListener {
+        try makeListener(inputSampleRate: inputSampleRate)
+    }
+}
+
 extension SpeechListener {
     /// Listeners without an echo canceller ignore the reply audio.
     public func replyAudioSent(_ frame: Data) {}
@@ -65,6 +72,9 @@ public protocol SpeechRecognition: Sendable {
     /// A listener for a client sending audio at `inputSampleRate`.
     /// - Throws: ``DuplexError`` (`invalidMessage` for an unsupported rate).
     func makeListener(inputSampleRate: Int) throws(DuplexError) -> any SpeechListener
+    /// A listener that also reports live partial transcripts when `partialTranscripts` is set.
+    /// - Throws: ``DuplexError`` (`invalidMessage` for an unsupported rate).
+    func makeListener(inputSampleRate: Int, partialTranscripts: Bool) throws(DuplexError) -> any SpeechListener
     /// The barge-in detector's end-of-speech silence in ms: speech over a reply is judged
     /// once this much silence could have followed it.
     var bargeInSettleMs: Int { get }

@@ -123,6 +123,11 @@ extension SpeechServices {
         try SpeechInput(inputSampleRate: inputSampleRate, services: self)
     }
 
+    /// A listener that reports partial transcripts when asked (`partial_transcripts: true`).
+    public func makeListener(inputSampleRate: Int, partialTranscripts: Bool) throws(DuplexError) -> any SpeechListener {
+        try SpeechInput(inputSampleRate: inputSampleRate, services: self, partialTranscripts: partialTranscripts)
+    }
+
     /// The barge-in detector's end-of-speech silence.
     public var bargeInSettleMs: Int { bargeInParameters.minSilenceMs }
 }

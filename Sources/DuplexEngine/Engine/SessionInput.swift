@@ -24,15 +24,22 @@ public struct SessionOptions: Sendable, Equatable {
     public var mode: SessionMode?
     /// The microphone's sample rate (conversation mode).
     public var inputSampleRate: Int?
+    /// Live partial transcripts while the user speaks (conversation mode; off unless asked,
+    /// so protocol v1 clients that take every `transcript` as final are unaffected).
+    public var partialTranscripts: Bool?
     /// Voice options passed to the worker session (`speed`, `language`, …); merged into the
     /// current ones.
     public var voiceOptions: [String: String]
 
     /// Creates options.
-    public init(modelID: String? = nil, mode: SessionMode? = nil, inputSampleRate: Int? = nil, voiceOptions: [String: String] = [:]) {
+    public init(
+        modelID: String? = nil, mode: SessionMode? = nil, inputSampleRate: Int? = nil, partialTranscripts: Bool? = nil,
+        voiceOptions: [String: String] = [:]
+    ) {
         self.modelID = modelID
         self.mode = mode
         self.inputSampleRate = inputSampleRate
+        self.partialTranscripts = partialTranscripts
         self.voiceOptions = voiceOptions
     }
 }

@@ -96,7 +96,8 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
                 return
             }
             do throws(DuplexError) {
-                let listener = try speech.makeListener(inputSampleRate: options.inputSampleRate ?? 16_000)
+                let listener = try speech.makeListener(
+                    inputSampleRate: options.inputSampleRate ?? 16_000, partialTranscripts: options.partialTranscripts ?? false)
                 machine.withLock { $0.input = .microphone(listener) }
             } catch {
                 await output.write(.error(error))

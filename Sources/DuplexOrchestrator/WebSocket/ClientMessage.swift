@@ -24,6 +24,8 @@ public enum ClientMessage: Sendable, Equatable {
         public var audioFormat: AudioDelivery?
         /// Input sample rate for conversation mode.
         public var inputSampleRate: Int?
+        /// Live partial transcripts (conversation mode).
+        public var partialTranscripts: Bool?
         /// `tts` or `conversation`.
         public var mode: String?
         /// Voice options passed to the worker (e.g. `speed`).
@@ -31,7 +33,9 @@ public enum ClientMessage: Sendable, Equatable {
 
         /// The engine's view (the audio delivery is the WebSocket adapter's own business).
         public var session: SessionOptions {
-            SessionOptions(modelID: modelID, mode: mode.flatMap(SessionMode.init(rawValue:)), inputSampleRate: inputSampleRate, voiceOptions: voiceOptions)
+            SessionOptions(
+                modelID: modelID, mode: mode.flatMap(SessionMode.init(rawValue:)), inputSampleRate: inputSampleRate,
+                partialTranscripts: partialTranscripts, voiceOptions: voiceOptions)
         }
     }
 
@@ -98,6 +102,12 @@ public enum ClientMessage: Sendable, Equatable {
                     throw DuplexError(.invalidMessage, "\"input_sample_rate\" must be one of 8000, 16000, 22050, 24000, 32000, 44100, 48000.")
                 }
                 options.inputSampleRate = value
+            }
+            if let partials = map["partial_transcripts"] {
+                guard isJSONBool(partials), let value = partials as? Bool else {
+                    throw DuplexError(.invalidMessage, "\"partial_transcripts\" must be true or false.")
+                }
+                options.partialTranscripts = value
             }
             if let speed = map["speed"] {
                 guard !isJSONBool(speed), let value = speed as? Double, (0.5...2.0).contains(value) else {

@@ -85,7 +85,7 @@ struct BenchConversation: AsyncParsableCommand {
 
         let trace = verbose
         let figures = try await DuplexConnection.connect(url: url, logger: logger) { connection in
-            try await connection.startSession(["mode": "conversation", "input_sample_rate": SimulatedMicrophone.sampleRate])
+            try await connection.startSession(["mode": "conversation", "input_sample_rate": SimulatedMicrophone.sampleRate, "partial_transcripts": true])
             connection.trace = trace
             let microphone = SimulatedMicrophone()
             return try await withThrowingTaskGroup(of: Figures?.self) { group in

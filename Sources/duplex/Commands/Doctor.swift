@@ -4,6 +4,7 @@ import DuplexCore
 import DuplexDSP
 import DuplexEspeak
 import DuplexSherpa
+import DuplexTurn
 import DuplexWorker
 import Foundation
 import Logging
@@ -112,6 +113,34 @@ struct Doctor: AsyncParsableCommand {
             }
         } catch {
             report.fail("Whisper: \(error.message)", fix: "run scripts/setup.sh, or `duplex models import-whisper <faster-whisper dir> <out>` and set asr.model_dir")
+        }
+
+        // End-of-turn model: one call on 8 s of the sample (features + inference), timed.
+        if config.turn.usesModel {
+            do {
+                let start = clock.now
+                let model = try SmartTurnModel(path: config.turn.modelPath, threads: config.turn.threads)
+                let loaded = start.duration(to: clock.now).millisecondsDouble
+                var audio = [Float](repeating: 0, count: 16_000 * SmartTurnModel.windowSeconds)
+                if let sample {
+                    let resampler = try Resampler(from: sample.rate, to: 16_000)
+                    let pcm = resampler.process(sample.samples) + resampler.flush()
+                    audio = Array((audio + pcm).suffix(audio.count))
+                }
+                var best = Double.infinity
+                var probability: Float = 0
+                for _ in 0..<5 {
+                    let callStart = clock.now
+                    probability = try model.completionProbability(of: audio)
+                    best = min(best, callStart.duration(to: clock.now).millisecondsDouble)
+                }
+                report.ok(
+                    "Smart Turn \(config.turn.modelPath)",
+                    String(format: "load %.0f ms, call %.0f ms (%d thread%@), end of the sample judged %.2f complete", loaded, best,
+                           config.turn.threads, config.turn.threads == 1 ? "" : "s", probability))
+            } catch {
+                report.fail("Smart Turn: \(error.message)", fix: "run scripts/install-models.sh, set turn.model_path, or turn.model: none")
+            }
         }
 
         // Cache folder.

@@ -53,7 +53,7 @@ struct Talk: AsyncParsableCommand {
         let pcm = Locked(Data())
         let started = ContinuousClock.now
         try await DuplexConnection.connect(url: url, logger: Logger(label: "duplex.talk")) { connection in
-            var options: [String: any Sendable] = ["mode": "conversation", "input_sample_rate": SimulatedMicrophone.sampleRate]
+            var options: [String: any Sendable] = ["mode": "conversation", "input_sample_rate": SimulatedMicrophone.sampleRate, "partial_transcripts": true]
             if let model { options["model_id"] = model }
             try await connection.startSession(options)
             let microphone = SimulatedMicrophone()
