@@ -319,7 +319,7 @@ fi
 # ---------------------------------------------------------------- 5. test clips
 step "installing test clips (${CLIPS[0]}==${CLIPS[1]})"
 TD="$DEPS/testdata"
-KEY="${CLIPS[*]} 16k-mono-s16"
+KEY="${CLIPS[*]} 16k-mono-s16 repeatable"
 if stamp_ok testdata "$KEY" "$TD/two_cities.wav" "$TD/beckett.wav"; then
   note "up to date"
 else
@@ -333,7 +333,8 @@ else
       cp "$WORK/clips/$clip.in.wav" "$WORK/clips/$clip.wav"
     else
       note "$clip.wav: $fmt -> 16000 Hz mono s16"
-      sox -V1 "$WORK/clips/$clip.in.wav" -r 16000 -c 1 -b 16 -e signed-integer "$WORK/clips/$clip.wav"
+      # -R: repeatable dither, so every install has the same clips (and the same test figures).
+      sox -R -V1 "$WORK/clips/$clip.in.wav" -r 16000 -c 1 -b 16 -e signed-integer "$WORK/clips/$clip.wav"
     fi
     mv "$WORK/clips/$clip.wav" "$TD/$clip.wav"
   done

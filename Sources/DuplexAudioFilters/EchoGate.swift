@@ -5,7 +5,7 @@
 /// level is the reply's echo, not a user talking over it, and is attenuated.
 ///
 /// A user speaking much more softly than the reply plays is attenuated too (the speakerphone
-/// trade-off); `ratio` sets where that line is (0.7 ≈ −3 dB). Not thread-safe: one per session.
+/// trade-off); `ratio` sets where that line is (0.5 ≈ −6 dB). Not thread-safe: one per session.
 public struct EchoGate: Sendable {
     /// Output-to-reference level ratio below which the output is echo.
     public var ratio: Float
@@ -16,7 +16,7 @@ public struct EchoGate: Sendable {
     private static let memory = 8
 
     /// Creates a gate.
-    public init(ratio: Float = 0.7, attenuation: Float = 0.05) {
+    public init(ratio: Float = 0.5, attenuation: Float = 0.05) {
         self.ratio = ratio
         self.attenuation = attenuation
     }

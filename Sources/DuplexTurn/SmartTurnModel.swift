@@ -40,6 +40,11 @@ public final class SmartTurnModel: EndOfTurnModel {
         var extractor = extractors.withLock { $0.popLast() } ?? LogMelFeatures(frames: Self.frames)
         let features = extractor.compute(Self.window(audio))
         extractors.withLock { $0.append(extractor) }
+        return try completionProbability(features: features)
+    }
+
+    /// The probability from already computed ``features(of:)`` (for reference checks).
+    public func completionProbability(features: [Float]) throws(DuplexError) -> Float {
         let output = try model.run(features, shape: [1, Int64(LogMelFeatures.melBins), Int64(Self.frames)], outputCount: 1)
         guard let probability = output.first, probability.isFinite else {
             throw DuplexError(.internal, "Smart Turn returned no probability.")

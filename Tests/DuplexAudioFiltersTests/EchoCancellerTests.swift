@@ -171,7 +171,7 @@ import Testing
         var gate = EchoGate()
         let reply = (0..<320).map { Float(sin(Double($0) * 0.3)) * 0.4 }
         gate.reference(reply)
-        var echo = reply.map { $0 * 0.5 }
+        var echo = reply.map { $0 * 0.4 }
         #expect(gate.apply(to: &echo))
         #expect(EchoGate.level(echo) < 0.02)
         var user = reply.map { $0 * 1.2 }

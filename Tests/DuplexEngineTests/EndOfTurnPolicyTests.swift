@@ -92,9 +92,14 @@ import Testing
         _ = policy.quiet(sinceMs: 2000, nowMs: 2200)
         #expect(policy.speechEnded(atMs: 2000, nowMs: 2400).isEmpty)
         _ = policy.probeFinished(id: 2, probability: 0.9, nowMs: 2250)
-        // Speech inside the VAD segment the model already ended starts the next turn.
-        #expect(policy.loud(atMs: 2500, vadSpeaking: true) == [.turnStarted(atMs: 2500)])
-        #expect(policy.loud(atMs: 2600, vadSpeaking: false).isEmpty)
+        #expect(policy.state == .idle)
+        // A click inside the VAD segment the model already ended starts nothing…
+        #expect(policy.loud(atMs: 2300, vadSpeaking: true).isEmpty)
+        #expect(policy.speechEnded(atMs: 2340, nowMs: 2600).isEmpty)
+        #expect(policy.state == .idle)
+        // …speech there does, once the VAD's segment shows it lasted.
+        #expect(policy.loud(atMs: 2700, vadSpeaking: true).isEmpty)
+        #expect(policy.speechEnded(atMs: 3400, nowMs: 3600) == [.turnStarted(atMs: 2700), .probe(id: 3, turnStartMs: 2700)])
     }
 
     @Test func aFailedModelCallFallsBackToTheFixedSilence() {

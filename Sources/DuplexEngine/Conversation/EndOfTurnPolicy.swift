@@ -112,6 +112,10 @@ struct EndOfTurnPolicy: Sendable {
     private var probes = 0
     /// Model calls made in the current pause.
     private var asksInPause = 0
+    /// Where the input got loud again, with no turn in progress, inside a VAD segment.
+    private var resumedInSegmentMs: Int?
+    /// Speech resumed inside a closing segment must last this long to be a turn.
+    static let minResumedSpeechMs = 250
 
     init(mode: Mode) {
         self.mode = mode
@@ -129,6 +133,7 @@ struct EndOfTurnPolicy: Sendable {
     mutating func speechStarted(atMs: Int) -> [Action] {
         switch state {
         case .idle:
+            resumedInSegmentMs = nil
             state = .speaking(turnStartMs: atMs)
             return [.turnStarted(atMs: atMs)]
         case .speaking:
@@ -143,6 +148,14 @@ struct EndOfTurnPolicy: Sendable {
 
     /// The turn VAD closed a segment: speech ended at `endMs`, reported at `nowMs`.
     mutating func speechEnded(atMs endMs: Int, nowMs: Int) -> [Action] {
+        if case .idle = state, case .model = mode {
+            // The segment of a turn the model already ended closes. If the user spoke again
+            // inside it (at least `minResumedSpeechMs` of it), that was a new turn: judge it.
+            defer { resumedInSegmentMs = nil }
+            guard let resumed = resumedInSegmentMs, endMs - resumed >= Self.minResumedSpeechMs else { return [] }
+            state = .speaking(turnStartMs: resumed)
+            return [.turnStarted(atMs: resumed)] + pause(start: resumed, speechEndMs: endMs)
+        }
         guard case .speaking(let start) = state else { return [] }
         switch mode {
         case .fixedSilence:
@@ -166,17 +179,19 @@ struct EndOfTurnPolicy: Sendable {
 
     /// The input got loud again at `atMs` after a quiet stretch. A paused turn goes on (the
     /// model's answer for the pause, if still to come, is stale). With no turn in progress,
-    /// speech inside a segment the VAD has not closed yet (the model ended the turn before
-    /// the VAD's silence passed) starts the next turn.
+    /// sound inside a segment the VAD has not closed yet (the model ended the turn before the
+    /// VAD's silence passed) is remembered: it becomes a turn only if the VAD's segment then
+    /// shows it was real speech (see ``speechEnded(atMs:nowMs:)``), so a breath or a click
+    /// after a decision does not start one.
     mutating func loud(atMs: Int, vadSpeaking: Bool) -> [Action] {
         guard case .model = mode else { return [] }
         switch state {
         case .paused(let start, _, _):
             state = .speaking(turnStartMs: start)
             return []
-        case .idle where vadSpeaking:
-            state = .speaking(turnStartMs: atMs)
-            return [.turnStarted(atMs: atMs)]
+        case .idle where vadSpeaking && resumedInSegmentMs == nil:
+            resumedInSegmentMs = atMs
+            return []
         default:
             return []
         }
