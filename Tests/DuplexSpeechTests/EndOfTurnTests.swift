@@ -123,7 +123,7 @@ import Testing
             print("paused utterance \(cut.clip) \(cut.at)s (\(cut.text)) +\(pauseMs) ms at \(cutMs) ms: turns end at \(ends(withModel.events)) (probes \(probes)), fixed silence \(ends(fixed.events))")
         }
         print("premature turn ends on \(Self.midClauseCuts.count) paused utterances: Smart Turn \(premature.model), fixed silence \(premature.fixed)")
-        // Measured: Smart Turn 5 of 20 (short fragments right after a phrase-final pause,
+        // Measured: Smart Turn 6 of 20 (short fragments right after a phrase-final pause,
         // which the model hears as complete), fixed silence 19 of 20.
         #expect(premature.fixed >= 15)
         #expect(premature.model * 3 <= premature.fixed)
