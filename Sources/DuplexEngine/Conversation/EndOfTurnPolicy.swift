@@ -3,7 +3,7 @@ import DuplexCore
 /// How a user's turn ended.
 public struct EndOfTurnDecision: Sendable, Equatable {
     /// What ended it.
-    public enum Reason: String, Sendable, Equatable {
+    public enum Reason: String, Sendable, Equatable, CaseIterable {
         /// The end-of-turn model said the turn sounds complete.
         case model
         /// `turn.max_silence_ms` of silence passed while the model said incomplete.

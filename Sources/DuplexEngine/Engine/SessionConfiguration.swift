@@ -86,6 +86,18 @@ struct SessionMetrics: Sendable {
     let speculativeHits = Counter(label: "duplex_asr_speculative_hits_total")
     /// Replies moved to another worker mid-reply.
     let failovers = Counter(label: "duplex_failovers_total")
+    /// Turns ended, by what ended them (`reason`: model, max_silence, fixed_silence, …).
+    let endsOfTurn = Dictionary(uniqueKeysWithValues: EndOfTurnDecision.Reason.allCases.map {
+        ($0, Counter(label: "duplex_end_of_turn_total", dimensions: [("reason", $0.rawValue)]))
+    })
+    /// Silence waited before a turn's end was decided.
+    let endOfTurnSilence = Metrics.Timer(label: "duplex_end_of_turn_silence_seconds")
+
+    /// Records how a turn ended.
+    func record(_ decision: EndOfTurnDecision) {
+        endsOfTurn[decision.reason]?.increment()
+        endOfTurnSilence.recordMilliseconds(decision.silenceMs)
+    }
 
     static let shared = SessionMetrics()
 }

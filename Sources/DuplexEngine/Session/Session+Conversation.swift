@@ -28,6 +28,7 @@ extension Session {
             return
         }
         for event in events {
+            if case .endOfTurn(let decision) = event { metrics.record(decision) }
             await perform(machine.withLock { $0.heard(event, positionMs: position, receivedAt: receivedAt, listener: listener) })
         }
         await perform(machine.withLock { $0.confirmInterruption(positionMs: position) })

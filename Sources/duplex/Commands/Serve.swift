@@ -4,6 +4,7 @@ import DuplexCore
 import DuplexEngine
 import DuplexOrchestrator
 import DuplexWorker
+import Foundation
 import GRPCInProcessTransport
 import Hummingbird
 import Logging
@@ -64,8 +65,11 @@ struct Serve: AsyncParsableCommand {
         }
         // Conversation mode needs the VAD and Whisper; without them the server still speaks.
         // A broken end-of-turn model stops the start (naming `turn.model`) unless
-        // `turn.on_model_error: fixed_silence` asks for a warning and fixed-silence turns.
-        let endOfTurn = try SpeechServices.loadEndOfTurnModel(config)
+        // `turn.on_model_error: fixed_silence` asks for a warning and fixed-silence turns. It
+        // matters only where conversation mode can run at all (the speech models are installed):
+        // a TTS-only server started elsewhere keeps starting with the warning below.
+        let endOfTurn = FileManager.default.fileExists(atPath: config.vad.model)
+            ? try SpeechServices.loadEndOfTurnModel(config) : (model: nil, warning: nil)
         _ = try SpeechServices.checkedInput(config.input)
         if let warning = endOfTurn.warning { logger.warning("end-of-turn model unavailable", metadata: ["error.message": "\(warning)"]) }
         var speech: SpeechServices?
