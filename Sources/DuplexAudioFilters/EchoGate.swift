@@ -1,3 +1,5 @@
+import DuplexDSP
+
 /// Attenuates what is left after echo cancellation while the reply is clearly louder than it:
 /// the echo canceller needs a few seconds of reply audio to learn the room, and until then
 /// the reply's echo passes through it. The gate compares the canceller's output with the
@@ -23,7 +25,7 @@ public struct EchoGate: Sendable {
 
     /// Notes the reference audio of one chunk (16 kHz; empty when no reply plays).
     public mutating func reference(_ samples: [Float]) {
-        references.append(Self.level(samples))
+        references.append(LoudnessMeter.rms(samples))
         if references.count > Self.memory { references.removeFirst(references.count - Self.memory) }
     }
 
@@ -31,16 +33,8 @@ public struct EchoGate: Sendable {
     @discardableResult
     public func apply(to samples: inout [Float]) -> Bool {
         guard let loudest = references.max(), loudest > 0.001 else { return false }
-        guard Self.level(samples) < loudest * ratio else { return false }
+        guard LoudnessMeter.rms(samples) < loudest * ratio else { return false }
         for index in samples.indices { samples[index] *= attenuation }
         return true
-    }
-
-    /// RMS level of `samples`.
-    public static func level(_ samples: [Float]) -> Float {
-        guard !samples.isEmpty else { return 0 }
-        var sum: Float = 0
-        for sample in samples { sum += sample * sample }
-        return (sum / Float(samples.count)).squareRoot()
     }
 }

@@ -1,5 +1,6 @@
 import DuplexAudioFilters
 import DuplexCore
+import DuplexDSP
 import Foundation
 import Testing
 
@@ -173,7 +174,7 @@ import Testing
         gate.reference(reply)
         var echo = reply.map { $0 * 0.4 }
         #expect(gate.apply(to: &echo))
-        #expect(EchoGate.level(echo) < 0.02)
+        #expect(LoudnessMeter.rms(echo) < 0.02)
         var user = reply.map { $0 * 1.2 }
         #expect(!gate.apply(to: &user))
         #expect(user == reply.map { $0 * 1.2 })

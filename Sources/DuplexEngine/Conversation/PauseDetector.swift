@@ -1,3 +1,5 @@
+import DuplexDSP
+
 /// Where the microphone's speech energy stops and starts, in 10 ms frames of 16 kHz input:
 /// the early signal of a pause (Silero closes a segment only ~200 ms after the energy ends).
 ///
@@ -27,9 +29,7 @@ struct PauseDetector: Sendable {
         pending += samples
         var offset = 0
         while pending.count - offset >= Self.frame {
-            var sum: Float = 0
-            for index in offset..<(offset + Self.frame) { sum += pending[index] * pending[index] }
-            let level = (sum / Float(Self.frame)).squareRoot()
+            let level = LoudnessMeter.rms(pending[offset..<(offset + Self.frame)])
             let atMs = framesSeen * 10
             framesSeen += 1
             offset += Self.frame

@@ -147,16 +147,15 @@ public actor SpeechInput: SpeechListener {
     /// A 48 kHz s16le reply frame at 16 kHz for the echo canceller: the mean of each three
     /// samples. A zero-delay low-pass is enough for a reference, and a resampler's filter
     /// delay would put the reference behind the echo it must predict.
-    private static func reference(_ frame: Data) -> [Float] {
+    private static func appendReference(of frame: Data, to reference: inout [Float]) {
         frame.withUnsafeBytes { raw in
             let samples = raw.bindMemory(to: Int16.self)
-            var out = [Float](repeating: 0, count: samples.count / 3)
-            for index in out.indices {
+            reference.reserveCapacity(reference.count + samples.count / 3)
+            for index in 0..<(samples.count / 3) {
                 let sum = Int(Int16(littleEndian: samples[3 * index])) + Int(Int16(littleEndian: samples[3 * index + 1]))
                     + Int(Int16(littleEndian: samples[3 * index + 2]))
-                out[index] = Float(sum) / (3 * 32768)
+                reference.append(Float(sum) / (3 * 32768))
             }
-            return out
         }
     }
 
@@ -166,7 +165,7 @@ public actor SpeechInput: SpeechListener {
         if let echo {
             var reference: [Float] = []
             for frame in sentReplyAudio.withLock({ sent in defer { sent.removeAll(keepingCapacity: true) }; return sent }) {
-                reference += Self.reference(frame)
+                Self.appendReference(of: frame, to: &reference)
             }
             echo.playback(reference)
             echoGate.reference(reference)
