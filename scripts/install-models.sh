@@ -158,7 +158,7 @@ else
   [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV" \
     || fail "python3 -m venv failed (apt-get install python3-venv)"
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ"
-  "$VENV/bin/python" -c 'import numpy, onnx, onnxruntime, tokenizers, piper, selenium'
+  "$VENV/bin/python" -c 'import numpy, onnx, onnxruntime, tokenizers, piper, selenium, openai, websockets, wyoming, grpc_tools'
   stamp_write venv "$KEY"
 fi
 PIP="$VENV/bin/pip"

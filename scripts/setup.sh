@@ -19,6 +19,7 @@ fail() { echo "setup: FAILED: $*" >&2; exit 1; }
 
 APT_PACKAGES=(
   pkg-config libespeak-ng-dev espeak-ng-data espeak-ng libsoxr-dev libspeexdsp-dev sox
+  libopus-dev libogg-dev libmp3lame-dev libflac-dev libsndfile1-dev
   python3 python3-venv
 )
 if [ "${DUPLEX_SETUP_TESTS:-0}" = 1 ]; then
