@@ -48,6 +48,23 @@ let package = Package(
         // onnxruntime's C API, declared by hand (the library comes with sherpa-onnx).
         .systemLibrary(
             name: "CONNXRuntime", path: "Sources/CONNXRuntime", pkgConfig: "sherpa-onnx"),
+        // Audio codecs (the OpenAI-compatible audio API: streaming encoders, upload decoding).
+        .systemLibrary(
+            name: "COpus", path: "Sources/COpus", pkgConfig: "opus",
+            providers: [.apt(["libopus-dev"])]),
+        .systemLibrary(
+            name: "COgg", path: "Sources/COgg", pkgConfig: "ogg",
+            providers: [.apt(["libogg-dev"])]),
+        // libmp3lame ships no pkg-config file; the module map links it by name.
+        .systemLibrary(
+            name: "CLame", path: "Sources/CLame",
+            providers: [.apt(["libmp3lame-dev"])]),
+        .systemLibrary(
+            name: "CFLAC", path: "Sources/CFLAC", pkgConfig: "flac",
+            providers: [.apt(["libflac-dev"])]),
+        .systemLibrary(
+            name: "CSndfile", path: "Sources/CSndfile", pkgConfig: "sndfile",
+            providers: [.apt(["libsndfile1-dev"])]),
         .systemLibrary(
             name: "CEspeakNG", path: "Sources/CEspeakNG", pkgConfig: "espeak-ng",
             providers: [.apt(["libespeak-ng-dev"])]),
@@ -80,6 +97,12 @@ let package = Package(
             // every conversation (~5 ms optimized, ~170 ms unoptimized).
             swiftSettings: swiftSettings + [.unsafeFlags(["-O"])],
             linkerSettings: sherpaLinkerSettings),
+
+        // Streaming audio encoders (wav, pcm, Ogg Opus, mp3, FLAC) and upload decoding.
+        .target(
+            name: "DuplexCodecs",
+            dependencies: ["DuplexCore", "DuplexDSP", "COpus", "COgg", "CLame", "CFLAC", "CSndfile"],
+            swiftSettings: swiftSettings),
 
         // Microphone filters: noise suppression (DeepFilterNet, RNNoise; loaded at run time)
         // and echo cancellation (SpeexDSP).
@@ -179,7 +202,7 @@ let package = Package(
         .target(
             name: "DuplexOrchestrator",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexEngine", "DuplexRegistry",
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexEngine", "DuplexRegistry", "DuplexCodecs",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
@@ -257,7 +280,7 @@ let package = Package(
             name: "DuplexSpeechTests",
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
-                "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry",
+                "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry", "DuplexCodecs",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
@@ -268,6 +291,10 @@ let package = Package(
             exclude: ["Reference"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
+        .testTarget(
+            name: "DuplexCodecsTests",
+            dependencies: ["DuplexCodecs", "DuplexCore", "DuplexDSP", "COpus", "COgg", "CSndfile"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexAudioFiltersTests",
             dependencies: ["DuplexAudioFilters", "DuplexCore", "DuplexDSP"],

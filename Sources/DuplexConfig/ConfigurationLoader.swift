@@ -70,6 +70,8 @@ public enum ConfigurationLoader {
     private static func stringValue(_ value: Any) -> String {
         switch value {
         case let list as [Any]: return list.map(stringValue).joined(separator: ",")
+        // A map value (e.g. `openai.voice_map`) becomes `key=value` pairs.
+        case let map as [String: Any]: return map.sorted { $0.key < $1.key }.map { "\($0.key)=\(stringValue($0.value))" }.joined(separator: ",")
         case is NSNull: return ""
         default: return "\(value)"
         }

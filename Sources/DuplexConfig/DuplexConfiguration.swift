@@ -35,6 +35,8 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var registry = RegistrySection()
     /// How the orchestrator picks a worker.
     public var routing = RoutingSection()
+    /// The OpenAI-compatible audio API (`/v1/audio/*`, `/v1/realtime`).
+    public var openai = OpenAISection()
 
     /// The defaults.
     public init() {}
@@ -61,12 +63,13 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "llm": try llm.set(&field)
         case "registry": try registry.set(&field)
         case "routing": try routing.set(&field)
+        case "openai": try openai.set(&field)
         default: throw field.unknownSection()
         }
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "logging"]
+    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "openai", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.
@@ -453,6 +456,47 @@ public struct LLMSection: Sendable, Hashable {
         case "temperature": temperature = try f.double(0...2)
         case "max_tokens": maxTokens = try f.int(1...32_000)
         case "timeout_ms": timeoutMs = try f.int(100...600_000)
+        default: throw f.unknownKey()
+        }
+    }
+}
+
+/// `openai:` — the OpenAI-compatible audio API (speech, transcriptions, voices, Realtime).
+public struct OpenAISection: Sendable, Hashable {
+    /// OpenAI voice names (`alloy`, `nova`, …) mapped to Duplex model ids, e.g.
+    /// `alloy=piper-en-us-joe, nova=espeak-en-us`. A known OpenAI voice not listed here speaks
+    /// with the default model; a Duplex model id is always accepted as a voice. Default empty.
+    public var voiceMap: [String: String] = [:]
+    /// Most characters in a `/v1/audio/speech` input. Default 4096 (OpenAI's limit).
+    public var maxInputChars = 4096
+    /// Largest `/v1/audio/transcriptions` upload in bytes (413 above it). Default 25 MiB (OpenAI's limit).
+    public var maxUploadBytes = 25 << 20
+    /// Longest audio a transcription decodes, seconds. Default 3600.
+    public var maxAudioSeconds = 3600
+
+    /// OpenAI's built-in voice names (they map to the default model unless `voice_map` says otherwise).
+    public static let openAIVoices: Set<String> = [
+        "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse", "marin", "cedar",
+    ]
+
+    /// The defaults.
+    public init() {}
+
+    mutating func set(_ f: inout ConfigField) throws(DuplexError) {
+        switch f.key {
+        case "voice_map":
+            var map: [String: String] = [:]
+            for item in try f.list(allowed: nil) {
+                let parts = item.split(separator: "=", maxSplits: 1).map { String($0).trimmingWhitespace() }
+                guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
+                    throw f.invalid("'\(item)' is not voice=model (e.g. alloy=piper-en-us-joe)")
+                }
+                map[parts[0]] = parts[1]
+            }
+            voiceMap = map
+        case "max_input_chars": maxInputChars = try f.int(1...100_000)
+        case "max_upload_bytes": maxUploadBytes = try f.int(1024...(1 << 30))
+        case "max_audio_seconds": maxAudioSeconds = try f.int(1...86_400)
         default: throw f.unknownKey()
         }
     }

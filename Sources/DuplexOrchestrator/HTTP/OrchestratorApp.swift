@@ -13,7 +13,8 @@ import ServiceLifecycle
 import Synchronization
 
 /// Builds the orchestrator's HTTP + WebSocket application:
-/// `GET /health`, `GET /metrics`, `GET /v1/models`, the browser client at `GET /`
+/// `GET /health`, `GET /metrics`, `GET /v1/models`, the OpenAI audio API (`/v1/audio/*`),
+/// the browser client at `GET /`
 /// (files of `server.web_dir`) and the WebSocket at `/ws` (protocol v1).
 public enum OrchestratorApp {
     /// Creates the application.
@@ -64,6 +65,12 @@ public enum OrchestratorApp {
                 return jsonResponse(["error": ["code": failure.code.rawValue, "message": failure.message]], status: .serviceUnavailable, allowAnyOrigin: true)
             }
         }
+        // The OpenAI audio API (docs/OPENAI_AUDIO.md).
+        OpenAIAudioRoutes(
+            settings: configuration.openai, catalog: VoiceCatalog(pool: pool, settings: configuration.openai),
+            synthesis: SpeechSynthesis(pool: pool, configuration: sessionConfiguration, responder: responder, logger: logger, probe: probe),
+            transcriber: speech as? any FileTranscriber, logger: logger
+        ).register(on: router)
         // The browser client (web/), or a short page pointing at the docs when it is missing.
         if FileManager.default.fileExists(atPath: configuration.server.webDir + "/index.html") {
             router.add(middleware: FileMiddleware(configuration.server.webDir, searchForIndexHtml: true, logger: logger))
@@ -137,7 +144,14 @@ public enum OrchestratorApp {
                 "tags": (model.metadata["tags"] ?? "").split(separator: ",").map(String.init),
             ]
         }
-        return ["models": models, "default_model_id": capabilities?.residentModels.first ?? "", "worker": worker.address]
+        // OpenAI's list shape alongside Duplex's own fields, so OpenAI clients can list voices.
+        let data = listing.models.map(\.modelID).sorted().map { id -> [String: Any] in
+            ["id": id, "object": "model", "owned_by": "duplex", "created": 0]
+        }
+        return [
+            "models": models, "default_model_id": capabilities?.residentModels.first ?? "", "worker": worker.address,
+            "object": "list", "data": data,
+        ]
     }
 
     static let placeholderPage = """
