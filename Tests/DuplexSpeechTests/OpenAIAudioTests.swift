@@ -42,6 +42,11 @@ import Testing
         let result = try Self.json(try await TestServer.with(Self.piperConfiguration()) { server in
             try await Self.runClient(["speech", server.httpURL + "/v1", out, "piper-en-us-joe", text])
         })
+        let models = try #require(result["models"] as? [String])
+        #expect(models.contains("piper-en-us-joe"))
+        let voices = try #require(result["voices"] as? [String: Any])
+        #expect((voices["voices"] as? [[String: Any]])?.contains { $0["id"] as? String == "piper-en-us-joe" } == true)
+        #expect((voices["openai_voices"] as? [String: String])?["alloy"] == "piper-en-us-joe")  // the default voice
         for format in ["wav", "pcm", "opus", "mp3", "flac", "sse"] {
             let entry = try #require(result[format] as? [String: Any], "\(format) missing")
             let data = try Data(contentsOf: URL(fileURLWithPath: try #require(entry["path"] as? String)))

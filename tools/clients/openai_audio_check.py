@@ -58,6 +58,8 @@ def speech(base_url, out_dir, voice, text):
     path = f"{out_dir}/speech-sse.pcm"
     with open(path, "wb") as f:
         f.write(audio)
+    result["models"] = [m.id for m in c.models.list()]
+    result["voices"] = raw(base_url, "GET", "/v1/audio/voices", None, {})["body"]
     result["sse"] = {"path": path, "bytes": len(audio), "deltas": types.count("speech.audio.delta"),
                      "last": types[-1] if types else None}
     print(json.dumps(result))
