@@ -69,7 +69,7 @@ public final class FaultyWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtocol,
         case (.ignoresPause, .pause):
             var response = Duplex_Tts_V1_ControlResponse()
             response.success = true
-            return response
+            return response.stamped()
         case (.replaysOnResume, .resume):
             state.withLock { _ = $0.replay.insert(request.sessionID) }
         case (.stopsLate, .stop):
@@ -85,7 +85,7 @@ public final class FaultyWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtocol,
         case (.neverFreesCancelled, _) where state.withLock({ $0.leaked.contains(request.synthesisID) }):
             var response = Duplex_Tts_V1_ControlResponse()
             response.success = true
-            return response
+            return response.stamped()
         default:
             break
         }
