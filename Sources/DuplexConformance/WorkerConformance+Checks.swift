@@ -33,6 +33,9 @@ extension WorkerConformance {
             }
             context.ready = true
             context.abi11 = caps.abiVersion.hasPrefix("1.") && caps.abiVersion != "1.0"
+            if let version = Self.abiVersion(caps.abiVersion) {
+                context.abi12 = version.major > 1 || (version.major == 1 && version.minor >= 2)
+            }
             context.maxSessions = Int(caps.capabilities.maxConcurrentSessions)
             context.metricKeys = Set(caps.metrics.keys)
             var problems: [String] = []

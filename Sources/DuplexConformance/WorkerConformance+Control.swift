@@ -52,10 +52,12 @@ extension WorkerConformance {
             var answeredAt: ContinuousClock.Instant?
             var emitted: UInt64 = 0
             var success = false
+            var timestampProblem: String?
             var error: DuplexError?
             var resumeAt: ContinuousClock.Instant?
         }
         let pause = Locked(Pause())
+        let snapshot = context
         let synthesis = "\(prefix)-paused"
         let paused = await withSession(context, "paused") { id in
             await SynthesisProbe(worker: worker, sessionID: id, text: settings.longText, synthesisID: synthesis).run(at: 10) {
@@ -65,7 +67,8 @@ extension WorkerConformance {
                     pause.withLock { p in
                         p.answeredAt = .now
                         p.success = response.success
-                        p.emitted = response.framesEmitted
+                        p.emitted = Self.framesEmitted(response, snapshot)
+                        p.timestampProblem = Self.timestampProblem("PAUSE", response, snapshot)
                     }
                 case .failure(let error):
                     pause.withLock { $0.error = error }
@@ -83,6 +86,7 @@ extension WorkerConformance {
         var problems: [String] = []
         if let error = p.error { problems.append("PAUSE failed: \(error.code): \(error.message)") }
         if p.error == nil, !p.success { problems.append("PAUSE answered success = false during a synthesis") }
+        if let problem = p.timestampProblem { problems.append(problem) }
         if let error = outcome.error { problems.append("the paused synthesis failed: \(error.message)") }
         if outcome.endReason != .completed { problems.append("the paused synthesis ended with \(outcome.endReason.map { "\($0)" } ?? "no final frame"), want COMPLETED") }
         if let sent = p.sentAt, let resumeAt = p.resumeAt {
@@ -132,11 +136,14 @@ extension WorkerConformance {
         let synthesis = "\(prefix)-stopped"
         let stoppedAt = Locked<ContinuousClock.Instant?>(nil)
         let emittedAtStop = Locked<UInt64?>(nil)
+        let stampProblem = Locked<String?>(nil)
+        let snapshot = context
         let run = await withSession(context, "stop") { id in
             await SynthesisProbe(worker: worker, sessionID: id, text: settings.longText, synthesisID: synthesis).run(at: 5) {
                 stoppedAt.withLock { $0 = .now }
                 if case .success(let response) = await worker.control(.stop, session: id, synthesis: synthesis) {
-                    emittedAtStop.withLock { $0 = response.framesEmitted }
+                    emittedAtStop.withLock { $0 = Self.framesEmitted(response, snapshot) }
+                    stampProblem.withLock { $0 = Self.timestampProblem("STOP", response, snapshot) }
                 }
             }
         }
@@ -147,6 +154,7 @@ extension WorkerConformance {
         var problems: [String] = []
         if let error = outcome.error { problems.append("the stream failed instead of ending: \(error.code)") }
         if outcome.endReason != .stopped { problems.append("end_reason \(outcome.endReason.map { "\($0)" } ?? "missing"), want STOPPED") }
+        if let problem = stampProblem.value { problems.append(problem) }
         if let emitted = emittedAtStop.value {
             // Whatever the load: no frame the worker had not emitted when it answered STOP.
             let beyond = outcome.data.filter { $0.frame.sequenceNumber > max(emitted, 5) }.count

@@ -97,6 +97,8 @@ public struct WorkerConformance: Sendable {
     struct Context: Sendable {
         var ready = false
         var abi11 = false
+        /// ABI 1.2 or later: `ControlResponse.timestamp_ms` is field 3, `frames_emitted` field 4.
+        var abi12 = false
         var maxSessions = 0
         var metricKeys: Set<String> = []
         var listed: [Duplex_Tts_V1_ModelInfo] = []
@@ -112,6 +114,31 @@ public struct WorkerConformance: Sendable {
     }
 
     func fresh(_ context: Context, _ tag: String) -> String { "\(prefix)-\(tag)" }
+
+    /// The frames a synthesis had emitted when a command took effect: field 4 from ABI 1.2,
+    /// field 3 (which a 1.2 client reads as `timestamp_ms`) from earlier workers.
+    static func framesEmitted(_ response: Duplex_Tts_V1_ControlResponse, _ context: Context) -> UInt64 {
+        context.abi12 ? response.framesEmitted : UInt64(clamping: response.timestampMs)
+    }
+
+    /// A problem with `timestamp_ms` (ABI 1.2: epoch ms when the command took effect), if any:
+    /// it must be within 5 minutes of this machine's clock (so a remote worker's clock may be
+    /// a little off, but a frame count or seconds fail).
+    static func timestampProblem(_ command: String, _ response: Duplex_Tts_V1_ControlResponse, _ context: Context) -> String? {
+        guard context.abi12 else { return nil }
+        let now = Duplex_Tts_V1_ControlResponse.nowMilliseconds
+        guard abs(response.timestampMs - now) <= 300_000 else {
+            return "\(command) answered timestamp_ms \(response.timestampMs), want epoch milliseconds near \(now)"
+        }
+        return nil
+    }
+
+    /// "1.2" → (1, 2); nil for an empty or malformed version.
+    static func abiVersion(_ text: String) -> (major: Int, minor: Int)? {
+        let parts = text.split(separator: ".").compactMap { Int($0) }
+        guard parts.count >= 2 else { return nil }
+        return (parts[0], parts[1])
+    }
 
     static func milliseconds(_ duration: Duration) -> String {
         String(format: "%.1f ms", duration.millisecondsDouble)

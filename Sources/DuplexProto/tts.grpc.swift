@@ -1,4 +1,5 @@
-/// Duplex TTS worker ABI, version 1.1 (backward compatible with 1.0: new field numbers only).
+/// Duplex TTS worker ABI, version 1.2 (1.1 plus the ControlResponse fix below; otherwise new
+/// field numbers only).
 ///
 /// Semantics (see docs/ABI.md):
 /// - Audio leaves a worker as frames of exactly 20 ms of 48 kHz mono s16le PCM (1920 bytes),
@@ -13,6 +14,8 @@
 ///   names a synthesis_id acts on that synthesis only. The first frame of each segment
 ///   carries a SegmentStart (the segment's text and its range in the input), so a client can
 ///   map audio back to text without running the worker's segmenter.
+/// - v1.2: ControlResponse field 3 is int64 timestamp_ms again, as in the original project's ABI;
+///   frames_emitted moved to field 4. The service is also served as `tts.TTSService`.
 
 // DO NOT EDIT.
 // swift-format-ignore-file

@@ -8,7 +8,8 @@
 // For information on using the generated types, please see the documentation:
 //   https://github.com/apple/swift-protobuf/
 
-/// Duplex TTS worker ABI, version 1.1 (backward compatible with 1.0: new field numbers only).
+/// Duplex TTS worker ABI, version 1.2 (1.1 plus the ControlResponse fix below; otherwise new
+/// field numbers only).
 ///
 /// Semantics (see docs/ABI.md):
 /// - Audio leaves a worker as frames of exactly 20 ms of 48 kHz mono s16le PCM (1920 bytes),
@@ -23,6 +24,8 @@
 ///   names a synthesis_id acts on that synthesis only. The first frame of each segment
 ///   carries a SegmentStart (the segment's text and its range in the input), so a client can
 ///   map audio back to text without running the worker's segmenter.
+/// - v1.2: ControlResponse field 3 is int64 timestamp_ms again, as in the original project's ABI;
+///   frames_emitted moved to field 4. The service is also served as `tts.TTSService`.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -249,7 +252,12 @@ public nonisolated struct Duplex_Tts_V1_ControlResponse: Sendable {
 
   public var message: String = String()
 
-  /// Frames emitted by the current synthesis when the command took effect.
+  /// When the command took effect, in milliseconds since the Unix epoch (the original
+  /// project's field 3; v1.2 restored it after 1.0/1.1 had reused the number, see docs/ABI.md).
+  public var timestampMs: Int64 = 0
+
+  /// v1.2 (was number 3 in 1.0/1.1): data frames the current synthesis had emitted when the
+  /// command took effect.
   public var framesEmitted: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -721,7 +729,7 @@ nonisolated extension Duplex_Tts_V1_ControlRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Duplex_Tts_V1_ControlResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ControlResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}success\0\u{1}message\0\u{3}frames_emitted\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}success\0\u{1}message\0\u{3}timestamp_ms\0\u{3}frames_emitted\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -731,7 +739,8 @@ nonisolated extension Duplex_Tts_V1_ControlResponse: SwiftProtobuf.Message, Swif
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularBoolField(value: &self.success) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.message) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.framesEmitted) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.timestampMs) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.framesEmitted) }()
       default: break
       }
     }
@@ -744,8 +753,11 @@ nonisolated extension Duplex_Tts_V1_ControlResponse: SwiftProtobuf.Message, Swif
     if !self.message.isEmpty {
       try visitor.visitSingularStringField(value: self.message, fieldNumber: 2)
     }
+    if self.timestampMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.timestampMs, fieldNumber: 3)
+    }
     if self.framesEmitted != 0 {
-      try visitor.visitSingularUInt64Field(value: self.framesEmitted, fieldNumber: 3)
+      try visitor.visitSingularUInt64Field(value: self.framesEmitted, fieldNumber: 4)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -753,6 +765,7 @@ nonisolated extension Duplex_Tts_V1_ControlResponse: SwiftProtobuf.Message, Swif
   public static func ==(lhs: Duplex_Tts_V1_ControlResponse, rhs: Duplex_Tts_V1_ControlResponse) -> Bool {
     if lhs.success != rhs.success {return false}
     if lhs.message != rhs.message {return false}
+    if lhs.timestampMs != rhs.timestampMs {return false}
     if lhs.framesEmitted != rhs.framesEmitted {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true

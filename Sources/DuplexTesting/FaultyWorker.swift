@@ -22,6 +22,9 @@ public final class FaultyWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtocol,
         case neverFreesCancelled
         /// STOP is answered at once but the synthesis goes on for another 300 ms.
         case stopsLate
+        /// Claims ABI 1.2 but answers Control in the 1.0/1.1 layout: the frame count in field 3
+        /// (`timestamp_ms`), nothing in field 4.
+        case frameCountAsTimestamp
     }
 
     /// The defect.
@@ -69,7 +72,7 @@ public final class FaultyWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtocol,
         case (.ignoresPause, .pause):
             var response = Duplex_Tts_V1_ControlResponse()
             response.success = true
-            return response
+            return response.stamped()
         case (.replaysOnResume, .resume):
             state.withLock { _ = $0.replay.insert(request.sessionID) }
         case (.stopsLate, .stop):
@@ -85,6 +88,11 @@ public final class FaultyWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtocol,
         case (.neverFreesCancelled, _) where state.withLock({ $0.leaked.contains(request.synthesisID) }):
             var response = Duplex_Tts_V1_ControlResponse()
             response.success = true
+            return response.stamped()
+        case (.frameCountAsTimestamp, _):
+            var response = try await inner.control(request: request, context: context)
+            response.timestampMs = Int64(response.framesEmitted)
+            response.framesEmitted = 0
             return response
         default:
             break

@@ -259,7 +259,7 @@ public final class ScriptedWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtoco
     }
 
     public func control(request: Duplex_Tts_V1_ControlRequest, context: ServerContext) async throws -> Duplex_Tts_V1_ControlResponse {
-        try await withRPCCancellationAsTaskCancellation { try await self.apply(request) }
+        try await withRPCCancellationAsTaskCancellation { try await self.apply(request).stamped() }
     }
 
     private func apply(_ request: Duplex_Tts_V1_ControlRequest) async throws -> Duplex_Tts_V1_ControlResponse {

@@ -39,6 +39,7 @@ import Testing
             case .replaysOnResume: ("pause-resume", "audio lost or repeated")
             case .neverFreesCancelled: ("cancellation", "was not freed")
             case .stopsLate: ("stop", "emitted when STOP was answered")
+            case .frameCountAsTimestamp: ("stop", "want epoch milliseconds")
             }
         #expect(!report.passed)
         guard case .failed(let why) = report.check(check)?.status else {

@@ -14,8 +14,8 @@ import Synchronization
 
 /// Builds the orchestrator's HTTP + WebSocket application:
 /// `GET /health`, `GET /metrics`, `GET /v1/models`, the OpenAI audio API (`/v1/audio/*`),
-/// the browser client at `GET /`
-/// (files of `server.web_dir`) and the WebSocket at `/ws` (protocol v1).
+/// the browser client at `GET /` (files of `server.web_dir`), the WebSocket at `/ws`
+/// (protocol v1) and at `/` (the original project's dialect of it, ``WebSocketDialect/legacy``).
 public enum OrchestratorApp {
     /// Creates the application.
     /// - Parameters:
@@ -83,9 +83,8 @@ public enum OrchestratorApp {
         }
 
         let wsRouter = Router(context: BasicWebSocketRequestContext.self)
-        wsRouter.ws("/ws") { _, _ in
-            .upgrade([:])
-        } onUpgrade: { inbound, outbound, context in
+        // One session per connection, in the endpoint's dialect.
+        let serveSession: @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, WebSocketDialect) async -> Void = { inbound, outbound, dialect in
             let id = UUID().uuidString.lowercased()
             let count = sessions.add(1, ordering: .relaxed).newValue
             active.record(count)
@@ -94,7 +93,7 @@ public enum OrchestratorApp {
                 active.record(left)
             }
             guard count <= limits.maxSessions else {
-                let refusal = WebSocketEventWriter(outbound: outbound, logger: logger)
+                let refusal = WebSocketEventWriter(outbound: outbound, dialect: dialect, logger: logger)
                 await refusal.write(.error(DuplexError(.sessionLimit, "The server already has \(limits.maxSessions) sessions (limits.max_sessions); try again later.")))
                 await refusal.write(.sessionEnded(sessionID: id, reason: "session_limit"))
                 return
@@ -102,9 +101,18 @@ public enum OrchestratorApp {
             let engine = SessionEngine(
                 id: id, configuration: sessionConfiguration, pool: pool, speech: speech, responder: responder,
                 clock: ContinuousClock(), logger: logger, probe: probe)
-            logger.info("session started", metadata: ["session.id": "\(id)"])
-            await WebSocketSession.serve(inbound: inbound, outbound: outbound, engine: engine, limits: limits, logger: logger)
+            logger.info("session started", metadata: ["session.id": "\(id)", "session.dialect": "\(dialect.rawValue)"])
+            await WebSocketSession.serve(inbound: inbound, outbound: outbound, engine: engine, limits: limits, dialect: dialect, logger: logger)
             logger.info("session ended", metadata: ["session.id": "\(id)"])
+        }
+        // Protocol v1 on /ws; the original project's clients on / (a plain GET / is not an
+        // upgrade request and still reaches the HTTP router: the browser page).
+        for (path, dialect) in [("/ws", WebSocketDialect.v1), ("/", .legacy)] {
+            wsRouter.ws(RouterPath(path)) { _, _ in
+                .upgrade([:])
+            } onUpgrade: { inbound, outbound, _ in
+                await serveSession(inbound, outbound, dialect)
+            }
         }
 
         // Frames are capped well above `max_message_bytes` so that an oversize message is

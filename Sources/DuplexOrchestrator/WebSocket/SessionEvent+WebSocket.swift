@@ -5,8 +5,9 @@ import Foundation
 extension SessionEvent {
     /// The event as a WebSocket protocol v1 text message (docs/WEBSOCKET_PROTOCOL.md).
     /// Audio frames go as binary messages unless the client chose `base64` delivery; then
-    /// this is their `audio` message too.
-    func webSocketJSON(audioFormat: ClientMessage.AudioDelivery) -> String {
+    /// this is their `audio` message too. The legacy dialect's `session_start` says
+    /// `"dialect": "legacy"`; its messages are otherwise v1's.
+    func webSocketJSON(audioFormat: ClientMessage.AudioDelivery, dialect: WebSocketDialect = .v1) -> String {
         var object: [String: Any]
         switch self {
         case .sessionStarted(let session):
@@ -15,6 +16,7 @@ extension SessionEvent {
                 "sample_rate": OutputFormat.sampleRate, "frame_ms": OutputFormat.frameMilliseconds, "audio_format": audioFormat.rawValue,
                 "mode": session.mode.rawValue, "protocol": 1, "worker": session.worker,
             ]
+            if dialect != .v1 { object["dialect"] = dialect.rawValue }
         case .replyStarted(let turnID):
             object = ["type": "tts_start", "turn_id": turnID]
         case .replyEnded(let turnID, let frames, let reason, let lateFrames):

@@ -8,44 +8,65 @@ import NIOCore
 import NIOWebSocket
 import Synchronization
 
-/// WebSocket protocol v1 as a thin adapter over the conversation engine: client messages
-/// are parsed into ``SessionInput`` (bad ones are answered with a typed `error` and
-/// skipped), engine events are encoded as v1 messages. The adapter holds no session state
-/// but the audio delivery format, which is the v1 encoding's own option.
+/// WebSocket protocol v1 (and its legacy dialect) as a thin adapter over the conversation
+/// engine: client messages are parsed into ``SessionInput`` (bad ones are answered with a
+/// typed `error` and skipped), engine events are encoded as v1 messages. The adapter holds
+/// no session state but the audio delivery format, which is the v1 encoding's own option,
+/// and the legacy dialect's audio message counter.
 enum WebSocketSession {
     /// Serves one upgraded connection until the client closes it.
     static func serve<C: Clock & Sendable>(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, engine: SessionEngine<C>, limits: LimitsSection, logger: Logger
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, engine: SessionEngine<C>, limits: LimitsSection,
+        dialect: WebSocketDialect = .v1, logger: Logger
     ) async where C.Duration == Duration {
-        let writer = WebSocketEventWriter(outbound: outbound, logger: logger)
+        let writer = WebSocketEventWriter(outbound: outbound, dialect: dialect, logger: logger)
         let input = WebSocketSessionInput(frames: inbound, outbound: outbound, writer: writer, limits: limits)
         await engine.run(input, output: writer)
     }
 }
 
-/// Writes engine events as v1 messages.
+/// Writes engine events as v1 messages (in the connection's dialect).
 final class WebSocketEventWriter: SessionOutput {
-    private let outbound: WebSocketOutboundWriter
-    private let logger: Logger
-    private let delivery = Mutex(ClientMessage.AudioDelivery.binary)
+    private struct Encoding {
+        var delivery: ClientMessage.AudioDelivery
+        /// Audio messages sent so far in the session (the legacy dialect's `sequence`).
+        var audioSent = 0
+    }
 
-    init(outbound: WebSocketOutboundWriter, logger: Logger) {
+    private let outbound: WebSocketOutboundWriter
+    private let dialect: WebSocketDialect
+    private let logger: Logger
+    private let encoding: Mutex<Encoding>
+
+    init(outbound: WebSocketOutboundWriter, dialect: WebSocketDialect = .v1, logger: Logger) {
         self.outbound = outbound
+        self.dialect = dialect
         self.logger = logger
+        encoding = Mutex(Encoding(delivery: dialect.defaultDelivery))
     }
 
     /// The client chose how audio is delivered (`start.audio_format`).
     func setDelivery(_ format: ClientMessage.AudioDelivery) {
-        delivery.withLock { $0 = format }
+        encoding.withLock { $0.delivery = format }
     }
 
     func write(_ event: SessionEvent) async {
-        let format = delivery.withLock { $0 }
+        var event = event
+        let isAudio = if case .audio = event { true } else { false }
+        // Frames come from the session's one playback task, in order, so the count follows
+        // the order they are written in.
+        let (format, audioSent) = encoding.withLock { encoding in
+            defer { if isAudio { encoding.audioSent += 1 } }
+            return (encoding.delivery, encoding.audioSent)
+        }
+        if case .audio(let turnID, let pcm, let sequence) = event {
+            event = .audio(turnID: turnID, pcm: pcm, sequence: dialect.sequence(reply: sequence, session: audioSent))
+        }
         do {
             if case .audio(_, let pcm, _) = event, format == .binary {
                 try await outbound.write(.binary(ByteBuffer(bytes: pcm)))
             } else {
-                try await outbound.write(.text(event.webSocketJSON(audioFormat: format)))
+                try await outbound.write(.text(event.webSocketJSON(audioFormat: format, dialect: dialect)))
             }
         } catch {
             logger.debug("could not send to client", metadata: ["error.message": "\(error)"])

@@ -265,6 +265,11 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     public func control(
         request: Duplex_Tts_V1_ControlRequest, context: ServerContext
     ) async throws -> Duplex_Tts_V1_ControlResponse {
+        // ABI 1.2: every answer carries timestamp_ms (field 3), when the command took effect.
+        try await apply(request).stamped()
+    }
+
+    private func apply(_ request: Duplex_Tts_V1_ControlRequest) async throws -> Duplex_Tts_V1_ControlResponse {
         var response = Duplex_Tts_V1_ControlResponse()
         if request.command == .reload {
             let problems = manager.catalog.rescan()
@@ -429,7 +434,7 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
     }
 
     /// The ABI version this worker implements (reported in `GetCapabilities`).
-    public static let abiVersion = "1.1"
+    public static let abiVersion = "1.2"
 }
 
 /// The request stream's iterator, shared between the handler (which reads the first

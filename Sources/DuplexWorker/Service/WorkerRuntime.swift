@@ -1,6 +1,7 @@
 import DuplexConfig
 import DuplexCore
 import DuplexDSP
+import DuplexProto
 import DuplexSherpa
 import GRPCCore
 import GRPCInProcessTransport
@@ -70,7 +71,9 @@ public struct WorkerServerService<Transport: ServerTransport>: Service {
 
     /// Creates the service.
     public init(transport: Transport, runtime: WorkerRuntime, logger: Logger) {
-        self.server = GRPCServer(transport: transport, services: [runtime.service])
+        // The ABI under both service names: `duplex.tts.v1.TTSService` and the original
+        // project's `tts.TTSService` (the same handlers; docs/LEGACY_CLIENTS.md).
+        self.server = GRPCServer(transport: transport, services: [runtime.service, LegacyTTSService(runtime.service)])
         self.runtime = runtime
         self.logger = logger
     }

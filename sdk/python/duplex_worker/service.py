@@ -34,8 +34,11 @@ from .stats import WorkerStats
 log = logging.getLogger("duplex_worker.service")
 
 #: The ABI version this worker implements (GetCapabilities.abi_version).
-ABI_VERSION = "1.1"
+ABI_VERSION = "1.2"
 SERVICE_NAME = "duplex.tts.v1.TTSService"
+#: The original project's name for the same service (same messages on the wire): the worker
+#: answers ``/tts.TTSService/<Method>`` too, so that project's clients work unchanged.
+LEGACY_SERVICE_NAME = "tts.TTSService"
 
 
 @dataclass
@@ -244,6 +247,12 @@ class TTSService:
 
     @_rpc
     async def Control(self, request: pb.ControlRequest, context) -> pb.ControlResponse:
+        response = await self._control(request)
+        # ABI 1.2: field 3 is the original project's timestamp_ms (every answer carries it).
+        response.timestamp_ms = _now_ms()
+        return response
+
+    async def _control(self, request: pb.ControlRequest) -> pb.ControlResponse:
         if request.command == pb.RELOAD:
             return await self._reload()
         session = self.sessions.get(request.session_id)
@@ -370,8 +379,14 @@ class TTSService:
             "GetCapabilities": grpc.unary_unary_rpc_method_handler(
                 self.GetCapabilities, pb.GetCapabilitiesRequest.FromString, _serialize),
         }
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE_NAME, handlers),))
-        server.add_registered_method_handlers(SERVICE_NAME, handlers)
+        for name in (SERVICE_NAME, LEGACY_SERVICE_NAME):
+            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(name, handlers),))
+            server.add_registered_method_handlers(name, handlers)
+
+
+def _now_ms() -> int:
+    """``ControlResponse.timestamp_ms``: when the command took effect, ms since the epoch."""
+    return time.time_ns() // 1_000_000
 
 
 def _serialize(message) -> bytes:

@@ -8,7 +8,7 @@ import unittest
 import grpc
 import numpy as np
 
-from .support import Collector, SineModel, WorkerCase, error_of, pb
+from .support import Collector, SineModel, WorkerCase, chunks, error_of, pb
 
 TEXT = "Hello there. How are you today, my friend? I am fine."
 
@@ -174,7 +174,7 @@ class UnpacedTests(WorkerCase):
 
     def test_capabilities(self):
         response = self.stub.GetCapabilities(pb.GetCapabilitiesRequest())
-        self.assertEqual(response.abi_version, "1.1")
+        self.assertEqual(response.abi_version, "1.2")
         self.assertTrue(response.ready)
         self.assertEqual(response.worker_name, "worker")
         self.assertTrue(response.capabilities.streaming and response.capabilities.cpu_ok)
@@ -189,6 +189,31 @@ class UnpacedTests(WorkerCase):
         response = self.stub.Control(pb.ControlRequest(command=pb.RELOAD))
         self.assertTrue(response.success)
         self.assertEqual(response.message, "5 models; 0 rejected packs")
+        self.assertLess(abs(response.timestamp_ms - time.time() * 1000), 5000)
+
+    def test_legacy_service_name(self):
+        """The original project's clients address the same handlers as ``/tts.TTSService/…``."""
+        def legacy(method, request, response_type):
+            call = self.channel.unary_unary(f"/tts.TTSService/{method}", request_serializer=type(request).SerializeToString,
+                                            response_deserializer=response_type.FromString)
+            return call(request, timeout=10)
+        listing = legacy("ListModels", pb.ListModelsRequest(), pb.ListModelsResponse)
+        self.assertIn("sine-440", [m.model_id for m in listing.models])
+        started = legacy("StartSession", pb.StartSessionRequest(session_id="legacy-1"), pb.StartSessionResponse)
+        self.assertTrue(started.success)
+        synthesize = self.channel.stream_stream("/tts.TTSService/Synthesize", request_serializer=pb.TextChunk.SerializeToString,
+                                                response_deserializer=pb.AudioFrame.FromString)
+        frames = list(synthesize(iter(chunks("legacy-1", "Hello.")), timeout=20))
+        self.assertTrue(frames[-1].is_final)
+        self.assertEqual({len(f.audio_data) for f in frames[:-1]}, {1920})
+        idle = legacy("Control", pb.ControlRequest(session_id="legacy-1", command=pb.STOP), pb.ControlResponse)
+        self.assertFalse(idle.success)
+        self.assertLess(abs(idle.timestamp_ms - time.time() * 1000), 5000)
+        self.assertTrue(legacy("EndSession", pb.EndSessionRequest(session_id="legacy-1"), pb.EndSessionResponse).success)
+        with self.assertRaises(grpc.RpcError) as caught:
+            self.channel.unary_unary("/tts.Other/ListModels", request_serializer=pb.ListModelsRequest.SerializeToString,
+                                     response_deserializer=pb.ListModelsResponse.FromString)(pb.ListModelsRequest(), timeout=10)
+        self.assertEqual(caught.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
 
 
 class PacedTests(WorkerCase):
@@ -218,6 +243,7 @@ class PacedTests(WorkerCase):
         collector = Collector(self.stub, session, self.LONG, synthesis_id="paused-one")
         collector.wait_frames(20)
         sent = time.monotonic()
+        sent_wall_ms = time.time() * 1000
         paused = self.stub.Control(pb.ControlRequest(session_id=session, command=pb.PAUSE, synthesis_id="paused-one"))
         self.assertTrue(paused.success)
         time.sleep(0.4)
@@ -225,6 +251,8 @@ class PacedTests(WorkerCase):
         self.assertEqual(late, [], "frames kept coming after PAUSE")
         held = len(collector.frames)
         self.assertLessEqual(abs(held - paused.frames_emitted), 1)
+        # ABI 1.2: field 3 is the epoch-ms time the command took effect.
+        self.assertLess(abs(paused.timestamp_ms - sent_wall_ms), 5000)
         resumed = self.stub.Control(pb.ControlRequest(session_id=session, command=pb.RESUME, synthesis_id="paused-one"))
         self.assertTrue(resumed.success)
         frames = collector.join()

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ttts.proto\x12\rduplex.tts.v1\"n\n\tTextChunk\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x17\n\x0fsequence_number\x18\x04 \x01(\x04\x12\x14\n\x0csynthesis_id\x18\x05 \x01(\t\"\xcc\x02\n\nAudioFrame\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\naudio_data\x18\x02 \x01(\x0c\x12\x13\n\x0bsample_rate\x18\x03 \x01(\r\x12\x19\n\x11\x66rame_duration_ms\x18\x04 \x01(\r\x12\x17\n\x0fsequence_number\x18\x05 \x01(\x04\x12\x10\n\x08is_final\x18\x06 \x01(\x08\x12\x15\n\rsegment_index\x18\x07 \x01(\r\x12,\n\nend_reason\x18\x08 \x01(\x0e\x32\x18.duplex.tts.v1.EndReason\x12\x14\n\x0csynthesis_id\x18\t \x01(\t\x12\x32\n\rsegment_start\x18\n \x01(\x0b\x32\x1b.duplex.tts.v1.SegmentStart\x12\x13\n\x0blate_frames\x18\x0b \x01(\r\x12\x17\n\x0fmax_lateness_ms\x18\x0c \x01(\r\"S\n\x0cSegmentStart\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x13\n\x0binput_start\x18\x03 \x01(\x04\x12\x11\n\tinput_end\x18\x04 \x01(\x04\"j\n\x0e\x43ontrolRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12.\n\x07\x63ommand\x18\x02 \x01(\x0e\x32\x1d.duplex.tts.v1.ControlCommand\x12\x14\n\x0csynthesis_id\x18\x03 \x01(\t\"K\n\x0f\x43ontrolResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x16\n\x0e\x66rames_emitted\x18\x03 \x01(\x04\"\xad\x01\n\x13StartSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12@\n\x07options\x18\x03 \x03(\x0b\x32/.duplex.tts.v1.StartSessionRequest.OptionsEntry\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x14StartSessionResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\"\'\n\x11\x45ndSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"%\n\x12\x45ndSessionResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\"\xbe\x01\n\tModelInfo\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\x11\n\tis_loaded\x18\x03 \x01(\x08\x12\x11\n\tlanguages\x18\x04 \x03(\t\x12\x38\n\x08metadata\x18\x05 \x03(\x0b\x32&.duplex.tts.v1.ModelInfo.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x13\n\x11ListModelsRequest\">\n\x12ListModelsResponse\x12(\n\x06models\x18\x01 \x03(\x0b\x32\x18.duplex.tts.v1.ModelInfo\":\n\x10LoadModelRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x14\n\x0cpreload_only\x18\x02 \x01(\x08\"O\n\x11LoadModelResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x18\n\x10load_duration_ms\x18\x03 \x01(\x03\"&\n\x12UnloadModelRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\"7\n\x13UnloadModelResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xa3\x01\n\x0c\x43\x61pabilities\x12\x11\n\tstreaming\x18\x01 \x01(\x08\x12\x11\n\tzero_shot\x18\x02 \x01(\x08\x12\x0c\n\x04lora\x18\x03 \x01(\x08\x12\x0e\n\x06\x63pu_ok\x18\x04 \x01(\x08\x12\x11\n\tlanguages\x18\x05 \x03(\t\x12\x1b\n\x13\x65motive_zero_prompt\x18\x06 \x01(\x08\x12\x1f\n\x17max_concurrent_sessions\x18\x07 \x01(\x05\"\x18\n\x16GetCapabilitiesRequest\"\x94\x02\n\x17GetCapabilitiesResponse\x12\x31\n\x0c\x63\x61pabilities\x18\x01 \x01(\x0b\x32\x1b.duplex.tts.v1.Capabilities\x12\x17\n\x0fresident_models\x18\x02 \x03(\t\x12\x44\n\x07metrics\x18\x03 \x03(\x0b\x32\x33.duplex.tts.v1.GetCapabilitiesResponse.MetricsEntry\x12\x13\n\x0bworker_name\x18\x04 \x01(\t\x12\r\n\x05ready\x18\x05 \x01(\x08\x12\x13\n\x0b\x61\x62i_version\x18\x06 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*o\n\tEndReason\x12\x1a\n\x16\x45ND_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45ND_REASON_COMPLETED\x10\x01\x12\x16\n\x12\x45ND_REASON_STOPPED\x10\x02\x12\x14\n\x10\x45ND_REASON_ERROR\x10\x03*=\n\x0e\x43ontrolCommand\x12\t\n\x05PAUSE\x10\x00\x12\n\n\x06RESUME\x10\x01\x12\x08\n\x04STOP\x10\x02\x12\n\n\x06RELOAD\x10\x03\x32\xa4\x05\n\nTTSService\x12W\n\x0cStartSession\x12\".duplex.tts.v1.StartSessionRequest\x1a#.duplex.tts.v1.StartSessionResponse\x12Q\n\nEndSession\x12 .duplex.tts.v1.EndSessionRequest\x1a!.duplex.tts.v1.EndSessionResponse\x12\x45\n\nSynthesize\x12\x18.duplex.tts.v1.TextChunk\x1a\x19.duplex.tts.v1.AudioFrame(\x01\x30\x01\x12H\n\x07\x43ontrol\x12\x1d.duplex.tts.v1.ControlRequest\x1a\x1e.duplex.tts.v1.ControlResponse\x12Q\n\nListModels\x12 .duplex.tts.v1.ListModelsRequest\x1a!.duplex.tts.v1.ListModelsResponse\x12N\n\tLoadModel\x12\x1f.duplex.tts.v1.LoadModelRequest\x1a .duplex.tts.v1.LoadModelResponse\x12T\n\x0bUnloadModel\x12!.duplex.tts.v1.UnloadModelRequest\x1a\".duplex.tts.v1.UnloadModelResponse\x12`\n\x0fGetCapabilities\x12%.duplex.tts.v1.GetCapabilitiesRequest\x1a&.duplex.tts.v1.GetCapabilitiesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\ttts.proto\x12\rduplex.tts.v1\"n\n\tTextChunk\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08is_final\x18\x03 \x01(\x08\x12\x17\n\x0fsequence_number\x18\x04 \x01(\x04\x12\x14\n\x0csynthesis_id\x18\x05 \x01(\t\"\xcc\x02\n\nAudioFrame\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x12\n\naudio_data\x18\x02 \x01(\x0c\x12\x13\n\x0bsample_rate\x18\x03 \x01(\r\x12\x19\n\x11\x66rame_duration_ms\x18\x04 \x01(\r\x12\x17\n\x0fsequence_number\x18\x05 \x01(\x04\x12\x10\n\x08is_final\x18\x06 \x01(\x08\x12\x15\n\rsegment_index\x18\x07 \x01(\r\x12,\n\nend_reason\x18\x08 \x01(\x0e\x32\x18.duplex.tts.v1.EndReason\x12\x14\n\x0csynthesis_id\x18\t \x01(\t\x12\x32\n\rsegment_start\x18\n \x01(\x0b\x32\x1b.duplex.tts.v1.SegmentStart\x12\x13\n\x0blate_frames\x18\x0b \x01(\r\x12\x17\n\x0fmax_lateness_ms\x18\x0c \x01(\r\"S\n\x0cSegmentStart\x12\r\n\x05index\x18\x01 \x01(\r\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x13\n\x0binput_start\x18\x03 \x01(\x04\x12\x11\n\tinput_end\x18\x04 \x01(\x04\"j\n\x0e\x43ontrolRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12.\n\x07\x63ommand\x18\x02 \x01(\x0e\x32\x1d.duplex.tts.v1.ControlCommand\x12\x14\n\x0csynthesis_id\x18\x03 \x01(\t\"a\n\x0f\x43ontrolResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x14\n\x0ctimestamp_ms\x18\x03 \x01(\x03\x12\x16\n\x0e\x66rames_emitted\x18\x04 \x01(\x04\"\xad\x01\n\x13StartSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x10\n\x08model_id\x18\x02 \x01(\t\x12@\n\x07options\x18\x03 \x03(\x0b\x32/.duplex.tts.v1.StartSessionRequest.OptionsEntry\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"J\n\x14StartSessionResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x10\n\x08model_id\x18\x03 \x01(\t\"\'\n\x11\x45ndSessionRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"%\n\x12\x45ndSessionResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\"\xbe\x01\n\tModelInfo\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61mily\x18\x02 \x01(\t\x12\x11\n\tis_loaded\x18\x03 \x01(\x08\x12\x11\n\tlanguages\x18\x04 \x03(\t\x12\x38\n\x08metadata\x18\x05 \x03(\x0b\x32&.duplex.tts.v1.ModelInfo.MetadataEntry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x13\n\x11ListModelsRequest\">\n\x12ListModelsResponse\x12(\n\x06models\x18\x01 \x03(\x0b\x32\x18.duplex.tts.v1.ModelInfo\":\n\x10LoadModelRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\x12\x14\n\x0cpreload_only\x18\x02 \x01(\x08\"O\n\x11LoadModelResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x18\n\x10load_duration_ms\x18\x03 \x01(\x03\"&\n\x12UnloadModelRequest\x12\x10\n\x08model_id\x18\x01 \x01(\t\"7\n\x13UnloadModelResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\x12\x0f\n\x07message\x18\x02 \x01(\t\"\xa3\x01\n\x0c\x43\x61pabilities\x12\x11\n\tstreaming\x18\x01 \x01(\x08\x12\x11\n\tzero_shot\x18\x02 \x01(\x08\x12\x0c\n\x04lora\x18\x03 \x01(\x08\x12\x0e\n\x06\x63pu_ok\x18\x04 \x01(\x08\x12\x11\n\tlanguages\x18\x05 \x03(\t\x12\x1b\n\x13\x65motive_zero_prompt\x18\x06 \x01(\x08\x12\x1f\n\x17max_concurrent_sessions\x18\x07 \x01(\x05\"\x18\n\x16GetCapabilitiesRequest\"\x94\x02\n\x17GetCapabilitiesResponse\x12\x31\n\x0c\x63\x61pabilities\x18\x01 \x01(\x0b\x32\x1b.duplex.tts.v1.Capabilities\x12\x17\n\x0fresident_models\x18\x02 \x03(\t\x12\x44\n\x07metrics\x18\x03 \x03(\x0b\x32\x33.duplex.tts.v1.GetCapabilitiesResponse.MetricsEntry\x12\x13\n\x0bworker_name\x18\x04 \x01(\t\x12\r\n\x05ready\x18\x05 \x01(\x08\x12\x13\n\x0b\x61\x62i_version\x18\x06 \x01(\t\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01*o\n\tEndReason\x12\x1a\n\x16\x45ND_REASON_UNSPECIFIED\x10\x00\x12\x18\n\x14\x45ND_REASON_COMPLETED\x10\x01\x12\x16\n\x12\x45ND_REASON_STOPPED\x10\x02\x12\x14\n\x10\x45ND_REASON_ERROR\x10\x03*=\n\x0e\x43ontrolCommand\x12\t\n\x05PAUSE\x10\x00\x12\n\n\x06RESUME\x10\x01\x12\x08\n\x04STOP\x10\x02\x12\n\n\x06RELOAD\x10\x03\x32\xa4\x05\n\nTTSService\x12W\n\x0cStartSession\x12\".duplex.tts.v1.StartSessionRequest\x1a#.duplex.tts.v1.StartSessionResponse\x12Q\n\nEndSession\x12 .duplex.tts.v1.EndSessionRequest\x1a!.duplex.tts.v1.EndSessionResponse\x12\x45\n\nSynthesize\x12\x18.duplex.tts.v1.TextChunk\x1a\x19.duplex.tts.v1.AudioFrame(\x01\x30\x01\x12H\n\x07\x43ontrol\x12\x1d.duplex.tts.v1.ControlRequest\x1a\x1e.duplex.tts.v1.ControlResponse\x12Q\n\nListModels\x12 .duplex.tts.v1.ListModelsRequest\x1a!.duplex.tts.v1.ListModelsResponse\x12N\n\tLoadModel\x12\x1f.duplex.tts.v1.LoadModelRequest\x1a .duplex.tts.v1.LoadModelResponse\x12T\n\x0bUnloadModel\x12!.duplex.tts.v1.UnloadModelRequest\x1a\".duplex.tts.v1.UnloadModelResponse\x12`\n\x0fGetCapabilities\x12%.duplex.tts.v1.GetCapabilitiesRequest\x1a&.duplex.tts.v1.GetCapabilitiesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,10 +37,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELINFO_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_GETCAPABILITIESRESPONSE_METRICSENTRY']._loaded_options = None
   _globals['_GETCAPABILITIESRESPONSE_METRICSENTRY']._serialized_options = b'8\001'
-  _globals['_ENDREASON']._serialized_start=2064
-  _globals['_ENDREASON']._serialized_end=2175
-  _globals['_CONTROLCOMMAND']._serialized_start=2177
-  _globals['_CONTROLCOMMAND']._serialized_end=2238
+  _globals['_ENDREASON']._serialized_start=2086
+  _globals['_ENDREASON']._serialized_end=2197
+  _globals['_CONTROLCOMMAND']._serialized_start=2199
+  _globals['_CONTROLCOMMAND']._serialized_end=2260
   _globals['_TEXTCHUNK']._serialized_start=28
   _globals['_TEXTCHUNK']._serialized_end=138
   _globals['_AUDIOFRAME']._serialized_start=141
@@ -50,41 +50,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTROLREQUEST']._serialized_start=560
   _globals['_CONTROLREQUEST']._serialized_end=666
   _globals['_CONTROLRESPONSE']._serialized_start=668
-  _globals['_CONTROLRESPONSE']._serialized_end=743
-  _globals['_STARTSESSIONREQUEST']._serialized_start=746
-  _globals['_STARTSESSIONREQUEST']._serialized_end=919
-  _globals['_STARTSESSIONREQUEST_OPTIONSENTRY']._serialized_start=873
-  _globals['_STARTSESSIONREQUEST_OPTIONSENTRY']._serialized_end=919
-  _globals['_STARTSESSIONRESPONSE']._serialized_start=921
-  _globals['_STARTSESSIONRESPONSE']._serialized_end=995
-  _globals['_ENDSESSIONREQUEST']._serialized_start=997
-  _globals['_ENDSESSIONREQUEST']._serialized_end=1036
-  _globals['_ENDSESSIONRESPONSE']._serialized_start=1038
-  _globals['_ENDSESSIONRESPONSE']._serialized_end=1075
-  _globals['_MODELINFO']._serialized_start=1078
-  _globals['_MODELINFO']._serialized_end=1268
-  _globals['_MODELINFO_METADATAENTRY']._serialized_start=1221
-  _globals['_MODELINFO_METADATAENTRY']._serialized_end=1268
-  _globals['_LISTMODELSREQUEST']._serialized_start=1270
-  _globals['_LISTMODELSREQUEST']._serialized_end=1289
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1291
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1353
-  _globals['_LOADMODELREQUEST']._serialized_start=1355
-  _globals['_LOADMODELREQUEST']._serialized_end=1413
-  _globals['_LOADMODELRESPONSE']._serialized_start=1415
-  _globals['_LOADMODELRESPONSE']._serialized_end=1494
-  _globals['_UNLOADMODELREQUEST']._serialized_start=1496
-  _globals['_UNLOADMODELREQUEST']._serialized_end=1534
-  _globals['_UNLOADMODELRESPONSE']._serialized_start=1536
-  _globals['_UNLOADMODELRESPONSE']._serialized_end=1591
-  _globals['_CAPABILITIES']._serialized_start=1594
-  _globals['_CAPABILITIES']._serialized_end=1757
-  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1759
-  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1783
-  _globals['_GETCAPABILITIESRESPONSE']._serialized_start=1786
-  _globals['_GETCAPABILITIESRESPONSE']._serialized_end=2062
-  _globals['_GETCAPABILITIESRESPONSE_METRICSENTRY']._serialized_start=2016
-  _globals['_GETCAPABILITIESRESPONSE_METRICSENTRY']._serialized_end=2062
-  _globals['_TTSSERVICE']._serialized_start=2241
-  _globals['_TTSSERVICE']._serialized_end=2917
+  _globals['_CONTROLRESPONSE']._serialized_end=765
+  _globals['_STARTSESSIONREQUEST']._serialized_start=768
+  _globals['_STARTSESSIONREQUEST']._serialized_end=941
+  _globals['_STARTSESSIONREQUEST_OPTIONSENTRY']._serialized_start=895
+  _globals['_STARTSESSIONREQUEST_OPTIONSENTRY']._serialized_end=941
+  _globals['_STARTSESSIONRESPONSE']._serialized_start=943
+  _globals['_STARTSESSIONRESPONSE']._serialized_end=1017
+  _globals['_ENDSESSIONREQUEST']._serialized_start=1019
+  _globals['_ENDSESSIONREQUEST']._serialized_end=1058
+  _globals['_ENDSESSIONRESPONSE']._serialized_start=1060
+  _globals['_ENDSESSIONRESPONSE']._serialized_end=1097
+  _globals['_MODELINFO']._serialized_start=1100
+  _globals['_MODELINFO']._serialized_end=1290
+  _globals['_MODELINFO_METADATAENTRY']._serialized_start=1243
+  _globals['_MODELINFO_METADATAENTRY']._serialized_end=1290
+  _globals['_LISTMODELSREQUEST']._serialized_start=1292
+  _globals['_LISTMODELSREQUEST']._serialized_end=1311
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1313
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1375
+  _globals['_LOADMODELREQUEST']._serialized_start=1377
+  _globals['_LOADMODELREQUEST']._serialized_end=1435
+  _globals['_LOADMODELRESPONSE']._serialized_start=1437
+  _globals['_LOADMODELRESPONSE']._serialized_end=1516
+  _globals['_UNLOADMODELREQUEST']._serialized_start=1518
+  _globals['_UNLOADMODELREQUEST']._serialized_end=1556
+  _globals['_UNLOADMODELRESPONSE']._serialized_start=1558
+  _globals['_UNLOADMODELRESPONSE']._serialized_end=1613
+  _globals['_CAPABILITIES']._serialized_start=1616
+  _globals['_CAPABILITIES']._serialized_end=1779
+  _globals['_GETCAPABILITIESREQUEST']._serialized_start=1781
+  _globals['_GETCAPABILITIESREQUEST']._serialized_end=1805
+  _globals['_GETCAPABILITIESRESPONSE']._serialized_start=1808
+  _globals['_GETCAPABILITIESRESPONSE']._serialized_end=2084
+  _globals['_GETCAPABILITIESRESPONSE_METRICSENTRY']._serialized_start=2038
+  _globals['_GETCAPABILITIESRESPONSE_METRICSENTRY']._serialized_end=2084
+  _globals['_TTSSERVICE']._serialized_start=2263
+  _globals['_TTSSERVICE']._serialized_end=2939
 # @@protoc_insertion_point(module_scope)

@@ -94,14 +94,16 @@ class ControlRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ..., command: _Optional[_Union[ControlCommand, str]] = ..., synthesis_id: _Optional[str] = ...) -> None: ...
 
 class ControlResponse(_message.Message):
-    __slots__ = ("success", "message", "frames_emitted")
+    __slots__ = ("success", "message", "timestamp_ms", "frames_emitted")
     SUCCESS_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_MS_FIELD_NUMBER: _ClassVar[int]
     FRAMES_EMITTED_FIELD_NUMBER: _ClassVar[int]
     success: bool
     message: str
+    timestamp_ms: int
     frames_emitted: int
-    def __init__(self, success: _Optional[bool] = ..., message: _Optional[str] = ..., frames_emitted: _Optional[int] = ...) -> None: ...
+    def __init__(self, success: _Optional[bool] = ..., message: _Optional[str] = ..., timestamp_ms: _Optional[int] = ..., frames_emitted: _Optional[int] = ...) -> None: ...
 
 class StartSessionRequest(_message.Message):
     __slots__ = ("session_id", "model_id", "options")
