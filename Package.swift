@@ -194,6 +194,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: Wyoming (Home Assistant's local voice protocol, its own TCP port)
+        .target(
+            name: "DuplexWyoming",
+            dependencies: [
+                "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexEngine", "DuplexProto", "DuplexSherpa",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Clients (WebSocket client used by the CLI, the benchmark and tests)
         .target(
             name: "DuplexClient",
@@ -211,7 +224,7 @@ let package = Package(
             name: "duplex",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexConformance",
-                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis",
+                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis", "DuplexWyoming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -257,7 +270,7 @@ let package = Package(
             name: "DuplexSpeechTests",
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
-                "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry",
+                "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry", "DuplexWyoming",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
@@ -268,6 +281,10 @@ let package = Package(
             exclude: ["Reference"],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
+        .testTarget(
+            name: "DuplexWyomingTests",
+            dependencies: ["DuplexWyoming", "DuplexCore"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexAudioFiltersTests",
             dependencies: ["DuplexAudioFilters", "DuplexCore", "DuplexDSP"],

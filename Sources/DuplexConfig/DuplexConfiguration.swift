@@ -35,6 +35,8 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var registry = RegistrySection()
     /// How the orchestrator picks a worker.
     public var routing = RoutingSection()
+    /// The Wyoming protocol server (Home Assistant), off by default.
+    public var wyoming = WyomingSection()
 
     /// The defaults.
     public init() {}
@@ -61,12 +63,14 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "llm": try llm.set(&field)
         case "registry": try registry.set(&field)
         case "routing": try routing.set(&field)
+        case "wyoming": try wyoming.set(&field)
         default: throw field.unknownSection()
         }
     }
 
     /// The section names, in documentation order.
     public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "logging"]
+        + ["wyoming"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.
