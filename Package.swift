@@ -283,7 +283,7 @@ let package = Package(
             linkerSettings: sherpaLinkerSettings),
         .testTarget(
             name: "DuplexWyomingTests",
-            dependencies: ["DuplexWyoming", "DuplexCore"],
+            dependencies: ["DuplexWyoming", "DuplexCore", "DuplexConfig"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexAudioFiltersTests",

@@ -267,6 +267,8 @@ struct WyomingConnectionState {
             phase = .idle
             guard !transcription.rejected else { return [] }
             transcription.converter?.finish(into: &transcription.samples)
+            // The resampler's tail may pass the cap by a few samples.
+            if transcription.samples.count > maxSamples { transcription.samples.removeLast(transcription.samples.count - maxSamples) }
             return [.transcribe(transcription.samples, language: transcription.language)]
         default:
             // Audio outside a transcription (a satellite's microphone stream, say) is dropped.
