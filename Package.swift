@@ -217,6 +217,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: Wyoming (Home Assistant's local voice protocol, its own TCP port)
+        .target(
+            name: "DuplexWyoming",
+            dependencies: [
+                "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexEngine", "DuplexProto", "DuplexSherpa",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Clients (WebSocket client used by the CLI, the benchmark and tests)
         .target(
             name: "DuplexClient",
@@ -234,7 +247,7 @@ let package = Package(
             name: "duplex",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexConformance",
-                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis",
+                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis", "DuplexWyoming",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -280,7 +293,7 @@ let package = Package(
             name: "DuplexSpeechTests",
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
-                "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry", "DuplexCodecs",
+                "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry", "DuplexCodecs", "DuplexWyoming",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,
@@ -294,6 +307,10 @@ let package = Package(
         .testTarget(
             name: "DuplexCodecsTests",
             dependencies: ["DuplexCodecs", "DuplexCore", "DuplexDSP", "COpus", "COgg", "CSndfile"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DuplexWyomingTests",
+            dependencies: ["DuplexWyoming", "DuplexCore", "DuplexConfig"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexAudioFiltersTests",

@@ -37,6 +37,8 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var routing = RoutingSection()
     /// The OpenAI-compatible audio API (`/v1/audio/*`, `/v1/realtime`).
     public var openai = OpenAISection()
+    /// The Wyoming protocol server (Home Assistant), off by default.
+    public var wyoming = WyomingSection()
 
     /// The defaults.
     public init() {}
@@ -64,12 +66,13 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "registry": try registry.set(&field)
         case "routing": try routing.set(&field)
         case "openai": try openai.set(&field)
+        case "wyoming": try wyoming.set(&field)
         default: throw field.unknownSection()
         }
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "openai", "logging"]
+    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "openai", "wyoming", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.

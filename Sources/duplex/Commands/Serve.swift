@@ -4,6 +4,7 @@ import DuplexCore
 import DuplexEngine
 import DuplexOrchestrator
 import DuplexWorker
+import DuplexWyoming
 import Foundation
 import GRPCInProcessTransport
 import Hummingbird
@@ -38,11 +39,15 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Routing strategy with --redis: least_loaded, lowest_latency, round_robin, random (routing.strategy).")
     var strategy: String?
 
+    @Option(help: "Also serve the Wyoming protocol (Home Assistant) on this TCP port (wyoming.port; enables wyoming.enabled).")
+    var wyomingPort: Int?
+
     func run() async throws {
         let config = try options.load([
             ("server", "host", host), ("server", "port", port.map { "\($0)" }),
             ("orchestrator", "workers", workers), ("worker", "default_model", defaultModel),
             ("registry", "redis_url", redis), ("routing", "strategy", strategy),
+            ("wyoming", "port", wyomingPort.map { "\($0)" }), ("wyoming", "enabled", wyomingPort.map { _ in "true" }),
         ] + modelManager.overrides)
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.serve")
@@ -77,6 +82,9 @@ struct Serve: AsyncParsableCommand {
             speech = try SpeechServices.load(config, endOfTurnModel: endOfTurn.model)
         } catch {
             logger.warning("conversation mode unavailable", metadata: ["error.message": "\(error.message)"])
+        }
+        if config.wyoming.enabled {
+            services.append(WyomingServer(configuration: config, pool: pool, speech: speech, logger: Logger(label: "duplex.wyoming")))
         }
         let app = try OrchestratorApp.make(
             configuration: config, pool: pool, registry: registry, logger: logger,
