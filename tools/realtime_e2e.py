@@ -262,7 +262,8 @@ async def vanish(args):
 
 async def beta(args):
     out = {}
-    client = client_for(args)
+    # The beta client always connects with wss:// unless websocket_base_url says otherwise.
+    client = AsyncOpenAI(api_key="not-needed", base_url=args.base_url, websocket_base_url=args.base_url.replace("http", "ws", 1))
     async with client.beta.realtime.connect(model="gpt-4o-realtime-preview") as conn:
         types = []
 

@@ -50,7 +50,7 @@ enum RealtimeClientEvent: Sendable, Equatable {
             let session = try fields.object("session", required: true) ?? [:]
             return .sessionUpdate(try RealtimeSessionUpdate.parse(session, eventID: eventID), eventID: eventID)
         case "input_audio_buffer.append":
-            let audio = try fields.string("audio", required: true) ?? ""
+            let audio = try fields.string("audio", maxLength: .max, required: true) ?? ""
             guard let pcm = Data(base64Encoded: audio) else {
                 throw RealtimeProtocolError(code: "invalid_value", "\"audio\" is not base64.", param: "audio", eventID: eventID)
             }
