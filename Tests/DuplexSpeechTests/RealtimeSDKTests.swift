@@ -44,6 +44,7 @@ import Testing
         let speech = try SpeechInputTests.services.get()
         try await TestServer.with(Self.piperConfiguration(), speech: speech) { server in
             let report = try await Self.scenario("conversation", server: server)
+            print("realtime conversation: \(report.filter { !$0.key.hasSuffix("_events") })")
             #expect(report["session_created_model"] as? String == "gpt-realtime")
             #expect(report["updated_turn_detection"] as? String == "server_vad")
             #expect(report["updated_instructions"] as? String == "Answer briefly.")
