@@ -86,10 +86,13 @@ struct RealtimeTranslator {
         session = RealtimeSessionState(id: sessionID, model: model)
     }
 
-    /// The engine's first input: a conversation session hearing 24 kHz audio, with partial
-    /// transcripts (for the transcription deltas); its `session_start` is not reported.
+    /// The engine's first input: a conversation session hearing 24 kHz audio; its
+    /// `session_start` is not reported. Live partial transcripts are off: on a small machine
+    /// their Whisper runs compete with the turn's own transcript (speech-to-speech was
+    /// 100–400 ms slower with them), so the transcription delta is the final text, once (as
+    /// OpenAI's `whisper-1` sends it).
     mutating func opening() -> SessionInput {
-        .start(SessionOptions(mode: .conversation, inputSampleRate: RealtimeAudioConverter.clientRate, partialTranscripts: true))
+        .start(SessionOptions(mode: .conversation, inputSampleRate: RealtimeAudioConverter.clientRate, partialTranscripts: false))
     }
 
     private mutating func nextID(_ prefix: String) -> String {
