@@ -112,6 +112,25 @@ import Testing
         }
     }
 
+    @Test func aReplyFrameIsTranslatedAndEncodedWellWithinItsTwentyMilliseconds() throws {
+        var translator = RealtimeTranslator(sessionID: "s1", model: "m", dialect: .ga)
+        var encoder = RealtimeEncoder(dialect: .ga, audio: try RealtimeAudioConverter())
+        let frame = Data((0..<1920).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        var bytes = 0
+        let clock = ContinuousClock()
+        let elapsed = clock.measure {
+            for sequence in 1...1000 {
+                for event in translator.engine(.audio(turnID: "t1", pcm: frame, sequence: sequence)) {
+                    for message in encoder.encode(event) { bytes += message.utf8.count }
+                }
+            }
+        }
+        let perFrameMicroseconds = elapsed.millisecondsDouble  // 1000 frames: ms in total = µs per frame
+        print("realtime: translate + resample + encode one 20 ms frame: \(perFrameMicroseconds) µs")
+        #expect(bytes > 1000 * 1200)
+        #expect(perFrameMicroseconds < 2000)
+    }
+
     @Test func theBase64EncoderMatchesFoundations() {
         for count in 0..<8 {
             let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 * 37 + 200) }
