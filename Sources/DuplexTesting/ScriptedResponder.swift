@@ -18,8 +18,20 @@ public final class ScriptedResponder: Responder {
     public init() {}
 
     public func reply(to history: [HistoryMessage]) -> AsyncThrowingStream<String, any Error> {
+        record(history, instructions: nil)
+    }
+
+    /// Records the session's instructions with the request.
+    public func reply(to history: [HistoryMessage], instructions: String) -> AsyncThrowingStream<String, any Error> {
+        record(history, instructions: instructions)
+    }
+
+    /// It takes instructions (and records them).
+    public var followsInstructions: Bool { true }
+
+    private func record(_ history: [HistoryMessage], instructions: String?) -> AsyncThrowingStream<String, any Error> {
         let (stream, continuation) = AsyncThrowingStream<String, any Error>.makeStream()
-        let request = ScriptedReplyRequest(history: history, continuation: continuation)
+        let request = ScriptedReplyRequest(history: history, instructions: instructions, continuation: continuation)
         continuation.onTermination = { _ in request.closed() }
         requests.update { $0.append(request) }
         return stream
@@ -38,12 +50,15 @@ public final class ScriptedResponder: Responder {
 public final class ScriptedReplyRequest: Sendable {
     /// The history the engine sent.
     public let history: [HistoryMessage]
+    /// The session's instructions, when it set any.
+    public let instructions: String?
     private let continuation: AsyncThrowingStream<String, any Error>.Continuation
     /// Whether the engine closed (consumed to the end, or cancelled) the stream.
     public let closedState = Observed(false)
 
-    init(history: [HistoryMessage], continuation: AsyncThrowingStream<String, any Error>.Continuation) {
+    init(history: [HistoryMessage], instructions: String?, continuation: AsyncThrowingStream<String, any Error>.Continuation) {
         self.history = history
+        self.instructions = instructions
         self.continuation = continuation
     }
 

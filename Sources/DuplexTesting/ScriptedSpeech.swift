@@ -117,4 +117,22 @@ public final class ScriptedListener: SpeechListener {
     public func transcribe(_ audio: [Float]) async throws(DuplexError) -> Transcript? {
         try await speech.transcribe(audio)
     }
+
+    private let pendingTag = Mutex<Int?>(nil)
+
+    /// Manual turns: the input since the last cut is utterance `tag` (see ``ScriptedSpeech/audio(tag:)``).
+    public func pending(tag: Int) {
+        pendingTag.withLock { $0 = tag }
+    }
+
+    public func cut() async -> [Float] {
+        pendingTag.withLock { tag in
+            defer { tag = nil }
+            return tag.map { ScriptedSpeech.audio(tag: $0) } ?? []
+        }
+    }
+
+    public func clearPending() async {
+        pendingTag.withLock { $0 = nil }
+    }
 }

@@ -9,6 +9,7 @@ import Foundation
 /// first clause rather than the whole answer.
 public struct LLMResponder: Responder {
     private let client: ChatCompletionsClient
+    private let configuration: ChatCompletionsConfiguration
 
     /// One HTTP client for the process: connection refused fails at once (no connect
     /// retries), and it is never shut down, so no request outlives it.
@@ -25,6 +26,7 @@ public struct LLMResponder: Responder {
             apiKey: settings.apiKeyEnv.isEmpty ? nil : ChatCompletionsConfiguration.apiKey(fromEnvironment: settings.apiKeyEnv),
             systemPrompt: settings.systemPrompt, temperature: settings.temperature, maxTokens: settings.maxTokens,
             requestTimeout: timeout, firstTokenTimeout: min(timeout, .seconds(10)))
+        self.configuration = configuration
         do {
             client = try ChatCompletionsClient(configuration: configuration, httpClient: Self.httpClient)
         } catch {
@@ -36,6 +38,23 @@ public struct LLMResponder: Responder {
     /// The request runs in the consuming task (no task of its own): cancelling the consumer
     /// closes the HTTP request.
     public func reply(to history: [HistoryMessage]) -> AsyncThrowingStream<String, any Error> {
+        Self.stream(client, history)
+    }
+
+    /// The reply with the session's instructions as the system prompt (replacing `llm.system_prompt`).
+    public func reply(to history: [HistoryMessage], instructions: String) -> AsyncThrowingStream<String, any Error> {
+        var configuration = configuration
+        configuration.systemPrompt = instructions.isEmpty ? nil : instructions
+        guard let client = try? ChatCompletionsClient(configuration: configuration, httpClient: Self.httpClient) else {
+            return Self.stream(self.client, history)
+        }
+        return Self.stream(client, history)
+    }
+
+    /// An LLM follows a system prompt.
+    public var followsInstructions: Bool { true }
+
+    private static func stream(_ client: ChatCompletionsClient, _ history: [HistoryMessage]) -> AsyncThrowingStream<String, any Error> {
         let messages = history.map { ChatMessage(role: $0.role == .user ? .user : .assistant, content: $0.text) }
         let deltas = DeltaIterator(client.streamReply(history: messages).makeAsyncIterator())
         return AsyncThrowingStream(unfolding: { try await deltas.next() })

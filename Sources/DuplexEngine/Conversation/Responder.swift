@@ -25,6 +25,21 @@ public struct HistoryMessage: Sendable, Hashable {
 public protocol Responder: Sendable {
     /// Streams the reply's text pieces; cancelling the consuming task cancels the request.
     func reply(to history: [HistoryMessage]) -> AsyncThrowingStream<String, any Error>
+    /// Streams the reply's text pieces following the session's `instructions` (a system
+    /// prompt) instead of the configured ones.
+    func reply(to history: [HistoryMessage], instructions: String) -> AsyncThrowingStream<String, any Error>
+    /// Whether the responder follows instructions (an LLM does; the echo cannot).
+    var followsInstructions: Bool { get }
+}
+
+extension Responder {
+    /// Responders without a prompt ignore the instructions.
+    public func reply(to history: [HistoryMessage], instructions: String) -> AsyncThrowingStream<String, any Error> {
+        reply(to: history)
+    }
+
+    /// Responders without a prompt ignore instructions.
+    public var followsInstructions: Bool { false }
 }
 
 /// Speaks back what the user said (the default; works offline).

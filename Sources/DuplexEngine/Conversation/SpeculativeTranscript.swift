@@ -36,6 +36,9 @@ enum TranscriptionJob: Sendable {
     case speculative(SpeculativeTranscript, audio: [Float], listener: any SpeechListener)
     /// Transcribe a finished utterance and answer it.
     case utterance(Utterance)
+    /// The client asked for a reply (to its text, or to the history as it is), in order after
+    /// the utterances before it.
+    case respond(userText: String?)
 }
 
 /// A finished utterance.
@@ -56,8 +59,10 @@ struct Utterance: Sendable {
 struct GenerationRequest: Sendable {
     /// The reply the text goes into.
     var reply: Reply
-    /// What the user said.
-    var userText: String
+    /// What the user said (nil: the history already ends with it).
+    var userText: String?
+    /// The client asked for this reply: it ends with a final `replyText` even when empty.
+    var requested = false
     /// Fired to cut it short.
     var cancel: AsyncSignal
     /// Fired when it ended (its history is recorded).

@@ -63,6 +63,8 @@ public actor SpeechInput: SpeechListener {
     /// The quiet stretch (its start, input ms) a speculative transcript was started for.
     private var speculatedQuietMs: Int?
     private var turnNumber = 0
+    /// Manual turns: where the pending input begins (input ms; see ``cut()``).
+    private var cutMs = 0
     private var oddByte: UInt8?
     private var received = 0
     /// 16 kHz samples that reached the detectors.
@@ -174,6 +176,18 @@ public actor SpeechInput: SpeechListener {
         }
         if let denoiser { samples = denoiser.process(samples) }
         return samples
+    }
+
+    /// The input since the previous cut (at most the ~20 s still kept), for a manual turn.
+    public func cut() -> [Float] {
+        let audio = turnAudio(fromMs: cutMs, toMs: positionMs)
+        cutMs = positionMs
+        return audio
+    }
+
+    /// Forgets the input since the previous cut.
+    public func clearPending() {
+        cutMs = positionMs
     }
 
     /// Ends the stream: an utterance still open is closed and transcribed.

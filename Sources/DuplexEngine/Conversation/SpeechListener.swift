@@ -53,6 +53,11 @@ public protocol SpeechListener: Sendable {
     /// A frame of reply audio as it leaves for the client (48 kHz s16le mono): the echo
     /// canceller's reference. Called on the playback path, so it must not block.
     func replyAudioSent(_ frame: Data)
+    /// Manual turns: the input heard since the previous cut (or ``clearPending()``) at 16 kHz,
+    /// and a new cut starts here. Empty when nothing was heard.
+    func cut() async -> [Float]
+    /// Manual turns: forgets the input heard since the previous cut.
+    func clearPending() async
 }
 
 extension SpeechRecognition {
@@ -65,6 +70,10 @@ extension SpeechRecognition {
 extension SpeechListener {
     /// Listeners without an echo canceller ignore the reply audio.
     public func replyAudioSent(_ frame: Data) {}
+    /// Listeners that keep no audio have nothing to cut.
+    public func cut() async -> [Float] { [] }
+    /// Listeners that keep no audio have nothing to clear.
+    public func clearPending() async {}
 }
 
 /// The speech models sessions share; makes each conversation session's listener.

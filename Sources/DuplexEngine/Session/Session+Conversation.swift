@@ -59,6 +59,12 @@ extension Session {
                         let after = previous
                         previous = request.done
                         group.addTask { await self.generate(request, after: after) }
+                    case .respond(let userText):
+                        let at = now
+                        guard let request = await perform(machine.withLock({ $0.clientRespond(userText: userText, at: at) })) else { continue }
+                        let after = previous
+                        previous = request.done
+                        group.addTask { await self.generate(request, after: after) }
                     }
                 }
                 group.cancelAll()
@@ -105,14 +111,15 @@ extension Session {
             // The previous turn's reply is recorded first, so the history stays in order.
             await previous?.wait()
             let reply = request.reply
-            let history = machine.withLock { $0.generationStarting(userText: request.userText) }
+            let (history, instructions) = machine.withLock { ($0.generationStarting(userText: request.userText), $0.instructions) }
             let text = Locked("")
             let failure = Locked<DuplexError?>(nil)
             let limit = configuration.limits.maxQueuedReplies
             if !request.cancel.isFired, !Task.isCancelled {
                 _ = await withCancellation(on: request.cancel) {
                     do {
-                        for try await piece in self.responder.reply(to: history) {
+                        let pieces = if let instructions { self.responder.reply(to: history, instructions: instructions) } else { self.responder.reply(to: history) }
+                        for try await piece in pieces {
                             try Task.checkCancellation()
                             guard !piece.isEmpty else { continue }
                             if text.value.isEmpty, !self.replies.trySend(reply) {
@@ -136,7 +143,7 @@ extension Session {
             let recorded = machine.withLock { $0.generationEnded(reply, fullText: full) }
             if let error = failure.value {
                 await output.write(.error(error))
-            } else if !cancelled, recorded != nil {
+            } else if !cancelled, recorded != nil || request.requested {
                 await output.write(.replyText(text: full, isFinal: true, turnID: reply.turnID))
             }
         }

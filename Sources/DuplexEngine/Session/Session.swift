@@ -80,7 +80,35 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
             // The VAD runs here, in order, on its own executor (about 0.1 ms a window): the
             // barge-in edge closes the reply's gate without a task hop.
             await hear(pcm, on: listener, receivedAt: now)
+        case .commitTurn:
+            await commitTurn()
+        case .clearTurn:
+            await machine.withLock { $0.listener }?.clearPending()
+        case .respond(let userText):
+            if !transcriptions.trySend(.respond(userText: userText)) {
+                await output.write(.error(DuplexError(.overloaded, "Too many turns are waiting to be answered; this request was dropped.")))
+            }
+        case .addToHistory(let message):
+            machine.withLock { $0.history.append(message) }
         }
+    }
+
+    /// Manual turns: the audio since the last commit becomes the user's turn.
+    private func commitTurn() async {
+        let (listener, manual) = machine.withLock { ($0.listener, $0.turnTaking == .manual) }
+        guard let listener, manual else {
+            await output.write(.error(DuplexError(
+                .invalidMessage, "Only a conversation session with manual turn taking commits turns; the VAD ends turns here.")))
+            return
+        }
+        let audio = await listener.cut()
+        guard !audio.isEmpty else {
+            await output.write(.error(DuplexError(.invalidMessage, "There is no audio to commit; send audio first.")))
+            return
+        }
+        let position = await listener.positionMs
+        let at = now
+        await perform(machine.withLock { $0.clientCommitted(audio, positionMs: position, at: at, listener: listener) })
     }
 
     /// `start`: the mode and voice options change at once (audio sent right after it finds
@@ -106,7 +134,11 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
         } else if options.mode == .tts {
             machine.withLock { $0.input = .text }
         }
-        machine.withLock { $0.voiceOptions.merge(options.voiceOptions) { _, new in new } }
+        machine.withLock { m in
+            m.voiceOptions.merge(options.voiceOptions) { _, new in new }
+            if let turnTaking = options.turnTaking { m.turnTaking = turnTaking }
+            if let instructions = options.instructions { m.instructions = instructions.isEmpty ? nil : instructions }
+        }
         if !bindingJobs.trySend(.apply(model: options.modelID)) {
             await output.write(.error(DuplexError(.overloaded, "Too many start messages are waiting for the worker; wait for session_start.")))
         }
@@ -136,6 +168,8 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
                     case .speculative(let pending, _, _): pending.outcome.fulfill(.unavailable)
                     case .utterance:
                         await output.write(.error(DuplexError(.overloaded, "Speech recognition is behind; this utterance was dropped.")))
+                    case .respond:
+                        await output.write(.error(DuplexError(.overloaded, "Too many turns are waiting to be answered; this request was dropped.")))
                     }
                 }
             case .generate(let request):

@@ -61,6 +61,10 @@ struct SessionMachine: Sendable {
     var endOfTurn: EndOfTurnDecision?
     var history: ConversationHistory
     var turnCounter = 0
+    /// Who ends the user's turns.
+    var turnTaking = TurnTaking.standard
+    /// The client's instructions for the responder (nil: the configured ones).
+    var instructions: String?
 
     /// Where microphone audio goes.
     enum InputMode: Sendable {
@@ -193,14 +197,15 @@ struct SessionMachine: Sendable {
     /// One event of the session's listener; `receivedAt` is when its audio arrived and
     /// `positionMs` the input time after the chunk.
     mutating func heard(_ event: SpeechEvent, positionMs: Int, receivedAt: Duration, listener: any SpeechListener) -> [SessionAction] {
-        guard lifecycle == .open else { return [] }
+        // Manual turns: the client decides; the VAD only listens.
+        guard lifecycle == .open, turnTaking != .manual else { return [] }
         switch event {
         case .bargeInEdge(_, let onsetMs):
             edge = .speaking(onsetMs: onsetMs)
             lastEdgeOnsetMs = onsetMs
             // Speech again: a transcript of the pause is stale.
             speculative = nil
-            guard case .playing(let reply) = playback else { return [] }
+            guard case .playing(let reply) = playback, turnTaking.interrupts else { return [] }
             // Speech over the reply: hold it at once; the speech's length decides.
             reply.gate.pause()
             playback = .paused(reply, by: .userSpeech(Interruption(onsetMs: onsetMs, detectedAt: receivedAt)))
@@ -307,18 +312,59 @@ struct SessionMachine: Sendable {
     /// transcript resumes.
     mutating func transcriptIgnored(at now: Duration) -> [SessionAction] {
         if case .transcribing(_, let over) = turn { turn = over.map { .responding(turnID: $0) } ?? .listening }
+        // A committed manual turn always gets its transcript, empty when nothing was said.
+        if turnTaking == .manual { return [.send(.transcript(text: "", turnID: nextTurnID(), asrMs: 0))] }
         guard case .awaitingTranscript(let reply, let interruption) = playback else { return [] }
         return resume(reply, interruption, at: now)
     }
 
     /// The user said something: a new turn. Whatever plays or generates is stopped, and the
-    /// new reply is generated.
+    /// new reply is generated (unless replies wait for the client's request: then the words
+    /// join the history and the transcript is reported).
     mutating func transcriptAccepted(
         _ transcript: Transcript, speechEndedAt: Duration, endOfTurn: EndOfTurnDecision? = nil, at now: Duration
     ) -> [SessionAction] {
         guard lifecycle == .open else { return [] }
+        guard turnTaking.respondsToTurns else {
+            // Speech interrupts (when it may) but asks for nothing.
+            var actions = turnTaking.interrupts ? stopStale() : []
+            history.append(HistoryMessage(role: .user, text: transcript.text))
+            if case .transcribing(_, let over) = turn { turn = over.map { .responding(turnID: $0) } ?? .listening }
+            actions.append(.send(.transcript(text: transcript.text, turnID: nextTurnID(), asrMs: transcript.decodeMs)))
+            return actions
+        }
+        var actions = stopStale()
+        let reply = Reply(
+            turnID: nextTurnID(), maxCharacters: limits.maxReplyChars,
+            origin: Reply.Origin(speechEndedAt: speechEndedAt, asrMs: transcript.decodeMs, responderStartedAt: now, endOfTurn: endOfTurn))
+        actions.append(.send(.transcript(text: transcript.text, turnID: reply.turnID, asrMs: transcript.decodeMs)))
+        actions.append(.generate(startGeneration(reply, userText: transcript.text, requested: false)))
+        return actions
+    }
+
+    /// The client asked for a reply (to `userText`, or to the history as it is): like a new
+    /// turn, it replaces whatever plays or generates.
+    mutating func clientRespond(userText: String?, at now: Duration) -> [SessionAction] {
+        guard lifecycle == .open else { return [] }
+        var actions = stopStale()
+        let reply = Reply(
+            turnID: nextTurnID(), maxCharacters: limits.maxReplyChars,
+            origin: Reply.Origin(speechEndedAt: now, asrMs: 0, responderStartedAt: now, endOfTurn: nil))
+        actions.append(.generate(startGeneration(reply, userText: userText, requested: true)))
+        return actions
+    }
+
+    /// Manual turns: the client ended the user's turn; its audio goes to the turn lane.
+    mutating func clientCommitted(_ audio: [Float], positionMs: Int, at now: Duration, listener: any SpeechListener) -> [SessionAction] {
+        guard lifecycle == .open else { return [] }
+        turn = .transcribing(endMs: positionMs, over: turn.answering)
+        return [.transcribe(.utterance(Utterance(audio: audio, speechEndedAt: now, speculative: nil, endOfTurn: nil, listener: listener)))]
+    }
+
+    /// Nothing stale may play over a new turn: the playing reply is stopped (as a barge-in)
+    /// and a generation still running is cut short.
+    private mutating func stopStale() -> [SessionAction] {
         var actions: [SessionAction] = []
-        // Nothing stale may play over the new turn.
         if let current = playback.reply {
             let interruption: Interruption? = if case .awaitingTranscript(_, let held) = playback { held } else { nil }
             actions += bargeIn(current, interruption)
@@ -329,16 +375,15 @@ struct SessionMachine: Sendable {
             stale.reply.markHeardWhenInterrupted(stale.reply.heardText)
             stale.reply.stop(.superseded)
         }
-        let reply = Reply(
-            turnID: nextTurnID(), maxCharacters: limits.maxReplyChars,
-            origin: Reply.Origin(speechEndedAt: speechEndedAt, asrMs: transcript.decodeMs, responderStartedAt: now, endOfTurn: endOfTurn))
-        let request = GenerationRequest(reply: reply, userText: transcript.text, cancel: AsyncSignal())
+        return actions
+    }
+
+    private mutating func startGeneration(_ reply: Reply, userText: String?, requested: Bool) -> GenerationRequest {
+        let request = GenerationRequest(reply: reply, userText: userText, requested: requested, cancel: AsyncSignal())
         generation = Generation(reply: reply, cancel: request.cancel)
         generating.insert(ObjectIdentifier(reply))
         turn = .responding(turnID: reply.turnID)
-        actions.append(.send(.transcript(text: transcript.text, turnID: reply.turnID, asrMs: transcript.decodeMs)))
-        actions.append(.generate(request))
-        return actions
+        return request
     }
 
     /// Whether a transcript is only a backchannel ("okay", "mhm").
@@ -351,8 +396,8 @@ struct SessionMachine: Sendable {
 
     /// A generation begins (after the previous one recorded its history): the user's words
     /// join the history, which is returned for the responder.
-    mutating func generationStarting(userText: String) -> [HistoryMessage] {
-        history.append(HistoryMessage(role: .user, text: userText))
+    mutating func generationStarting(userText: String?) -> [HistoryMessage] {
+        if let userText { history.append(HistoryMessage(role: .user, text: userText)) }
         return history.messages
     }
 

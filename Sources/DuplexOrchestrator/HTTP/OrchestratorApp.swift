@@ -15,7 +15,8 @@ import Synchronization
 /// Builds the orchestrator's HTTP + WebSocket application:
 /// `GET /health`, `GET /metrics`, `GET /v1/models`, the OpenAI audio API (`/v1/audio/*`),
 /// the browser client at `GET /` (files of `server.web_dir`), the WebSocket at `/ws`
-/// (protocol v1) and at `/` (the original project's dialect of it, ``WebSocketDialect/legacy``).
+/// (protocol v1) and at `/` (the original project's dialect of it, ``WebSocketDialect/legacy``),
+/// and the OpenAI Realtime API at `/v1/realtime`.
 public enum OrchestratorApp {
     /// Creates the application.
     /// - Parameters:
@@ -113,6 +114,28 @@ public enum OrchestratorApp {
             } onUpgrade: { inbound, outbound, _ in
                 await serveSession(inbound, outbound, dialect)
             }
+        }
+        // The OpenAI Realtime API (docs/OPENAI_REALTIME.md), with the same session limit.
+        wsRouter.ws("/v1/realtime") { _, _ in
+            .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            let id = UUID().uuidString.lowercased()
+            let count = sessions.add(1, ordering: .relaxed).newValue
+            active.record(count)
+            defer { active.record(sessions.subtract(1, ordering: .relaxed).newValue) }
+            let dialect = RealtimeDialect(openAIBeta: context.request.headers[.init("OpenAI-Beta")!])
+            guard count <= limits.maxSessions else {
+                await RealtimeSession.refuse(outbound: outbound, maxSessions: limits.maxSessions, dialect: dialect)
+                return
+            }
+            let engine = SessionEngine(
+                id: id, configuration: sessionConfiguration, pool: pool, speech: speech, responder: responder,
+                clock: ContinuousClock(), logger: logger, probe: probe)
+            let model = context.request.uri.queryParameters.get("model") ?? "duplex"
+            logger.info("realtime session started", metadata: ["session.id": "\(id)"])
+            await RealtimeSession.serve(
+                inbound: inbound, outbound: outbound, engine: engine, model: model, dialect: dialect, limits: limits, logger: logger)
+            logger.info("realtime session ended", metadata: ["session.id": "\(id)"])
         }
 
         // Frames are capped well above `max_message_bytes` so that an oversize message is
