@@ -10,7 +10,6 @@ import Metrics
 import NIOCore
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 
 /// Builds the orchestrator's HTTP + WebSocket application:
 /// `GET /health`, `GET /metrics`, `GET /v1/models`, the OpenAI audio API (`/v1/audio/*`),
@@ -30,8 +29,7 @@ public enum OrchestratorApp {
         logger: Logger, services: [any Service] = [], speech: (any SpeechRecognition)? = nil, probe: SessionProbe? = nil,
         onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws(DuplexError) -> some ApplicationProtocol {
-        let sessions = Atomic<Int>(0)
-        let active = Recorder(label: "duplex_ws_sessions_active", aggregate: false)
+        let sessions = SessionCounter()
         let limits = configuration.limits
         let responder = try Responders.make(configuration)
         let sessionConfiguration = SessionConfiguration(configuration)
@@ -42,7 +40,7 @@ public enum OrchestratorApp {
             let healthy = workers.contains { $0.reachable && $0.ready }
             let body: [String: Any] = [
                 "status": healthy ? "ok" : "degraded",
-                "sessions": sessions.load(ordering: .relaxed),
+                "sessions": sessions.current,
                 "rss_bytes": ProcessMemory.residentBytes,
                 "workers": workers.map { w -> [String: Any] in
                     ["address": w.address, "reachable": w.reachable, "ready": w.ready, "name": w.name,
@@ -70,7 +68,7 @@ public enum OrchestratorApp {
         OpenAIAudioRoutes(
             settings: configuration.openai, catalog: VoiceCatalog(pool: pool, settings: configuration.openai),
             synthesis: SpeechSynthesis(pool: pool, configuration: sessionConfiguration, responder: responder, logger: logger, probe: probe),
-            transcriber: speech as? any FileTranscriber, logger: logger
+            transcriber: speech as? any FileTranscriber, sessions: sessions, maxSessions: limits.maxSessions, logger: logger
         ).register(on: router)
         // The browser client (web/), or a short page pointing at the docs when it is missing.
         if FileManager.default.fileExists(atPath: configuration.server.webDir + "/index.html") {
@@ -87,12 +85,8 @@ public enum OrchestratorApp {
         // One session per connection, in the endpoint's dialect.
         let serveSession: @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, WebSocketDialect) async -> Void = { inbound, outbound, dialect in
             let id = UUID().uuidString.lowercased()
-            let count = sessions.add(1, ordering: .relaxed).newValue
-            active.record(count)
-            defer {
-                let left = sessions.subtract(1, ordering: .relaxed).newValue
-                active.record(left)
-            }
+            let count = sessions.enter()
+            defer { sessions.leave() }
             guard count <= limits.maxSessions else {
                 let refusal = WebSocketEventWriter(outbound: outbound, dialect: dialect, logger: logger)
                 await refusal.write(.error(DuplexError(.sessionLimit, "The server already has \(limits.maxSessions) sessions (limits.max_sessions); try again later.")))
@@ -120,9 +114,8 @@ public enum OrchestratorApp {
             .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             let id = UUID().uuidString.lowercased()
-            let count = sessions.add(1, ordering: .relaxed).newValue
-            active.record(count)
-            defer { active.record(sessions.subtract(1, ordering: .relaxed).newValue) }
+            let count = sessions.enter()
+            defer { sessions.leave() }
             let dialect = RealtimeDialect(openAIBeta: context.request.headers[.init("OpenAI-Beta")!])
             guard count <= limits.maxSessions else {
                 await RealtimeSession.refuse(outbound: outbound, maxSessions: limits.maxSessions, dialect: dialect)

@@ -21,6 +21,9 @@ struct OpenAIAudioRoutes: Sendable {
     let catalog: VoiceCatalog
     let synthesis: SpeechSynthesis
     let transcriber: (any FileTranscriber)?
+    /// Every protocol's sessions: a speech request is one while it speaks.
+    let sessions: SessionCounter
+    let maxSessions: Int
     /// Decodes and resamples uploads (seconds of CPU for a long file: never on the event loop
     /// or the cooperative pool).
     let decoder = BlockingExecutor(name: "upload-decode", threads: 1, queueCapacity: 16)
@@ -54,11 +57,19 @@ struct OpenAIAudioRoutes: Sendable {
         }
         let synthesis = self.synthesis
         let logger = self.logger
+        let sessions = self.sessions
+        // Checked here, counted while the body streams (a body Hummingbird never starts, for a
+        // client gone before the head was written, must not leave a count behind).
+        guard sessions.current < maxSessions else {
+            return OpenAIError(DuplexError(.sessionLimit, "The server already has \(maxSessions) sessions (limits.max_sessions); try again later.")).response
+        }
         let contentType = speech.sse ? "text/event-stream" : speech.format.contentType
         return Response(
             status: .ok,
             headers: [.contentType: contentType, .accessControlAllowOrigin: "*", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
+                _ = sessions.enter()
+                defer { sessions.leave() }
                 try await Self.stream(speech, modelID: modelID, synthesis: synthesis, to: &writer, logger: logger)
             })
     }
