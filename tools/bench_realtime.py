@@ -134,8 +134,17 @@ async def main():
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--turns", type=int, default=10, help="turns per protocol")
     parser.add_argument("--testdata", default=".deps/testdata")
+    parser.add_argument("--clip", action="append", default=[], metavar="NAME.wav@START-END",
+                        help="a recorded clip to use (repeatable; seconds), e.g. beckett.wav@0.2-1.55")
     args = parser.parse_args()
-    clips = [load_clip(f"{args.testdata}/{name}", start, end) for name, start, end in CLIPS]
+    chosen = CLIPS
+    if args.clip:
+        chosen = []
+        for spec in args.clip:
+            name, _, span = spec.partition("@")
+            start, _, end = span.partition("-")
+            chosen.append((name, float(start), float(end)))
+    clips = [load_clip(f"{args.testdata}/{name}", start, end) for name, start, end in chosen]
 
     client = AsyncOpenAI(api_key="not-needed", base_url=f"http://{args.host}:{args.port}/v1")
     results = {"realtime": [], "v1": []}
