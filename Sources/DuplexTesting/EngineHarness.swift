@@ -42,6 +42,8 @@ public final class EngineHarness: Sendable {
     public let sessionID: String
     /// Set when the engine's `run` returned.
     public let finished = Observed(false)
+    /// Fired by ``cancel()``: the task running the engine is cancelled.
+    private let cancellation = AsyncSignal()
     private let input: AsyncStream<SessionInput>.Continuation
 
     private init(
@@ -109,7 +111,7 @@ public final class EngineHarness: Sendable {
                 _ = try await connection.tts.getCapabilities(Duplex_Tts_V1_GetCapabilitiesRequest(), options: options)
             }
             group.addTask {
-                await engine.run(stream, output: output)
+                _ = await withCancellation(on: harness.cancellation) { await engine.run(stream, output: output) }
                 harness.finished.update { $0 = true }
             }
             var failure: (any Error)?
@@ -140,6 +142,12 @@ public final class EngineHarness: Sendable {
     /// The client goes away (the engine tears the session down).
     public func disconnect() {
         input.finish()
+    }
+
+    /// The task running the engine is cancelled, as an adapter cancels it when its
+    /// connection ends (the client's input is not finished first).
+    public func cancel() {
+        cancellation.fire()
     }
 
     /// Waits until the engine's `run` returned.

@@ -110,6 +110,32 @@ import Testing
         }
     }
 
+    /// The task running the session is cancelled instead of its input ending (the Wyoming
+    /// server cancels it when the client's connection drops): the worker session is still
+    /// ended. Before, teardown's `EndSession` was made from the cancelled task, failed at
+    /// once without reaching the worker, and every such session stayed counted against
+    /// `worker.max_sessions` until the next session was refused with `SESSION_LIMIT`.
+    @Test(arguments: [Moment.idle, .playing])
+    func theTaskRunningTheSessionBeingCancelled(at moment: Moment) async throws {
+        try await EngineHarness.run { session in
+            guard case .sessionStarted(let started) = await session.events.next("session_start") else { return }
+            let worker = try #require(session.worker(started.worker))
+            #expect(worker.state.value.sessions.count == 1)
+            if moment == .playing {
+                session.send(.text("A reply that plays for a while.", isFinal: true))
+                let synthesis = await worker.waitForSynthesis(1)
+                synthesis.emit(segment: 0, frames: 3, tag: 1)
+                await session.events.next { $0.frameIdentity?.index == 2 }
+            }
+            session.cancel()
+            await session.waitUntilFinished()
+            // `run` returns only once teardown's EndSession was answered.
+            #expect(worker.state.value.endSessions == 1)
+            try #require(worker.state.value.sessions.isEmpty)
+            try await Self.expectNothingLeft(session, workers: session.workers)
+        }
+    }
+
     static func waitForStartSession(_ workers: [ScriptedWorker]) async {
         while !workers.contains(where: { !$0.state.value.startSessions.isEmpty }) { await Task.yield() }
     }

@@ -54,7 +54,8 @@ public struct SessionEngine<C: Clock & Sendable>: Sendable where C.Duration == D
         self.probe = probe
     }
 
-    /// Serves the session until `input` ends, then tears everything down.
+    /// Serves the session until `input` ends (or the calling task is cancelled), then tears
+    /// everything down; the worker session is ended even when the task was cancelled.
     public func run<Input: AsyncSequence & Sendable>(_ input: Input, output: some SessionOutput) async
     where Input.Element == SessionInput {
         let session = Session(engine: self, output: output)

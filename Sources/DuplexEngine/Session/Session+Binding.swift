@@ -261,10 +261,21 @@ extension Session {
         }
     }
 
+    /// Ends a worker session, even when the calling task was cancelled: this is teardown, and
+    /// an adapter cancels the task running the session when its connection ends (the Wyoming
+    /// server does). A call made from a cancelled task fails at once without reaching the
+    /// worker, which would then keep the session, counted against its `max_sessions`, for
+    /// good, so the next sessions are refused with `SESSION_LIMIT`. The call is bounded by the
+    /// worker's unary timeout.
     static func endWorkerSession(id: String, on worker: WorkerConnection) async {
         var request = Duplex_Tts_V1_EndSessionRequest()
         request.sessionID = id
-        _ = try? await worker.call { [request] client, options in try await client.endSession(request, options: options) }
+        // Unstructured so that it does not inherit the caller's cancellation; owned by this
+        // function, which awaits it.
+        let call = Task { [request] in
+            _ = try? await worker.call { client, options in try await client.endSession(request, options: options) }
+        }
+        await call.value
     }
 
     // MARK: Model switching
