@@ -104,33 +104,27 @@ struct WyomingConnectionLane: Sendable {
 
     // MARK: Transcription
 
-    /// Decodes the audio in windows of at most 28 s on the shared ASR executor, answering
-    /// `transcript-start`, a `transcript-chunk` per window with words, `transcript-stop`,
-    /// then the whole `transcript`.
+    /// Transcribes the audio as `/v1/audio/transcriptions` does (``FileTranscriber``: cut at
+    /// its pauses, one Whisper decode per piece on the shared ASR executor), answering
+    /// `transcript-start`, a `transcript-chunk` per piece with words, `transcript-stop`, then
+    /// the whole `transcript`.
     private func transcribe(_ samples: [Float], language: String?) async {
         guard let speech = context.speech else { return }
-        let recognizer = speech.recognizer
         let started = ContinuousClock.now
         await writer.write(WyomingEvent("transcript-start", data: language.map { ["language": .string($0)] } ?? [:]))
         var texts: [String] = []
-        var detected: String?
-        for range in TranscriptionWindows.ranges(of: samples) where !range.isEmpty {
-            let window = Array(samples[range])
-            let result: Transcription
-            do {
-                result = try await speech.asrExecutor.run { recognizer.transcribe(window) }
-            } catch {
-                await writer.write(DuplexError.wrap(error, as: .internal, "Speech recognition failed."))
-                return
+        do {
+            for try await segment in speech.transcribeSegments(samples) {
+                await writer.write(WyomingEvent("transcript-chunk", data: ["text": .string((texts.isEmpty ? "" : " ") + segment.text)]))
+                texts.append(segment.text)
             }
-            detected = detected ?? result.language
-            guard !result.text.isEmpty else { continue }
-            await writer.write(WyomingEvent("transcript-chunk", data: ["text": .string((texts.isEmpty ? "" : " ") + result.text)]))
-            texts.append(result.text)
+        } catch {
+            await writer.write(DuplexError.wrap(error, as: .internal, "Speech recognition failed."))
+            return
         }
         await writer.write(WyomingEvent("transcript-stop"))
         var data: [String: JSONValue] = ["text": .string(texts.joined(separator: " "))]
-        if let language = language ?? detected { data["language"] = .string(language) }
+        if let language { data["language"] = .string(language) }
         await writer.write(WyomingEvent("transcript", data: data))
         logger.debug("Wyoming transcription", metadata: [
             "audio.seconds": "\(Double(samples.count) / 16_000)", "asr.ms": "\(started.duration(to: .now).milliseconds)",

@@ -9,8 +9,9 @@ enum WyomingConnectionInput: Sendable {
     case voiceReady
     /// The voice asked for could not be used.
     case voiceFailed(DuplexError)
-    /// The reply in progress ended (its `audio-stop` was written).
-    case replyEnded
+    /// The reply in progress ended after `frames` frames; the lane answers `audio-stop` (so the
+    /// connection is idle before the client can see the end and send its next request).
+    case replyEnded(frames: Int)
     /// The server is shutting down: finish the request in progress, then close.
     case drain
 }
@@ -118,7 +119,7 @@ struct WyomingConnectionState {
         case .client(let event): actions = client(event)
         case .voiceReady: actions = voiceReady()
         case .voiceFailed(let error): actions = voiceFailed(error)
-        case .replyEnded: actions = replyEnded()
+        case .replyEnded(let frames): actions = replyEnded(frames: frames)
         case .drain:
             draining = true
             actions = []
@@ -309,10 +310,11 @@ struct WyomingConnectionState {
         }
     }
 
-    private mutating func replyEnded() -> [Action] {
-        guard case .synthesizing(let streamed, .speaking) = phase else { return [] }
+    private mutating func replyEnded(frames: Int) -> [Action] {
+        let stop = Action.send(WyomingEvent("audio-stop", data: ["timestamp": .int(frames * OutputFormat.frameMilliseconds)]))
+        guard case .synthesizing(let streamed, .speaking) = phase else { return [stop] }
         phase = .idle
-        return streamed ? [.send(WyomingEvent("synthesize-stopped"))] : []
+        return streamed ? [stop, .send(WyomingEvent("synthesize-stopped"))] : [stop]
     }
 
     /// Nothing to say: the answer a client waits for, without the engine.

@@ -62,8 +62,9 @@ final class WyomingSpeechOutput: SessionOutput {
             data["timestamp"] = .int((sequence - 1) * OutputFormat.frameMilliseconds)
             await writer.write(WyomingEvent("audio-chunk", data: data, payload: [UInt8](pcm)))
         case .replyEnded(_, let frames, _, _):
-            await writer.write(WyomingEvent("audio-stop", data: ["timestamp": .int(frames * OutputFormat.frameMilliseconds)]))
-            try? await lane.send(.replyEnded)
+            // The lane writes `audio-stop` once it is idle again: a client that sends its next
+            // request the moment it reads `audio-stop` is never told the connection is busy.
+            try? await lane.send(.replyEnded(frames: frames))
         default:
             break
         }

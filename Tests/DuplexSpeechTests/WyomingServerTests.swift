@@ -81,14 +81,16 @@ import Testing
         #expect(out["empty_stream"] as? [String] == ["synthesize-stopped"])
 
         // Transcription of recorded speech, with the streaming events.
-        #expect(out["transcribe"] as? [String] == ["transcript-start", "transcript-chunk", "transcript-stop", "transcript"])
+        let types = try #require(out["transcribe"] as? [String])
+        #expect(types.first == "transcript-start" && Array(types.suffix(2)) == ["transcript-stop", "transcript"], "\(types)")
+        #expect(types.count >= 4 && types.dropFirst().dropLast(2).allSatisfy { $0 == "transcript-chunk" }, "\(types)")
         let transcript = try #require(out["transcript"] as? String)
         #expect(transcript.split(separator: " ").count >= 10, "\(transcript)")
         let long = try #require(out["long_transcript"] as? String).lowercased()
         #expect(long.contains("best of times") && long.contains("worst of times"), "\(long)")
         #expect(long.split(separator: " ").count > 80)  // past Whisper's 30 s window
         let chunks = try #require(out["long_chunks"] as? [String])
-        #expect(chunks.count >= 2)  // 44 s: two windows
+        #expect(chunks.count >= 2)  // 44 s: a piece per pause, each within Whisper's 30 s window
         #expect(chunks.joined() == (out["long_transcript"] as? String))
 
         // Garbage and oversize: error, close; a bystander is unaffected. A vanished client leaves the server serving.

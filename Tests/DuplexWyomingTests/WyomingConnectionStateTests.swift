@@ -30,7 +30,7 @@ import Testing
         #expect(Self.describe(state.handle(.client(WyomingEvent("synthesize", data: ["text": "Again."])))) == ["error INVALID_STATE"])
         #expect(Self.describe(state.handle(.client(WyomingEvent("describe")))) == ["describe"])
         #expect(Self.describe(state.handle(.voiceReady)) == ["speak Hi. (final)"])
-        #expect(Self.describe(state.handle(.replyEnded)) == [])
+        #expect(Self.describe(state.handle(.replyEnded(frames: 3))) == ["send audio-stop"])
         #expect(state.isIdle)
         // An unknown voice: the error, and back to idle.
         _ = state.handle(.client(WyomingEvent("synthesize", data: ["text": "Hi.", "voice": ["name": "nobody"]])))
@@ -51,7 +51,7 @@ import Testing
         #expect(Self.describe(state.handle(.client(WyomingEvent("synthesize", data: ["text": "One, two. Three."])))) == [])
         #expect(Self.describe(state.handle(.client(WyomingEvent("synthesize-stop")))) == ["speak  (final)"])
         #expect(Self.describe(state.handle(.client(WyomingEvent("synthesize", data: ["text": "One, two. Three."])))) == [])
-        #expect(Self.describe(state.handle(.replyEnded)) == ["send synthesize-stopped"])
+        #expect(Self.describe(state.handle(.replyEnded(frames: 3))) == ["send audio-stop", "send synthesize-stopped"])
         #expect(state.isIdle)
         // A stream whose voice failed still ends with synthesize-stopped.
         _ = state.handle(.client(WyomingEvent("synthesize-start", data: ["voice": ["name": "nobody"]])))
@@ -87,7 +87,7 @@ import Testing
         _ = state.handle(.client(WyomingEvent("synthesize", data: ["text": "Hi."])))
         #expect(Self.describe(state.handle(.drain)) == [])
         _ = state.handle(.voiceReady)
-        #expect(Self.describe(state.handle(.replyEnded)) == ["close"])
+        #expect(Self.describe(state.handle(.replyEnded(frames: 3))) == ["send audio-stop", "close"])
         var idle = Self.machine()
         #expect(Self.describe(idle.handle(.drain)) == ["close"])
     }
