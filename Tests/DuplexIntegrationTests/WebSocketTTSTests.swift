@@ -112,7 +112,11 @@ import Testing
                     if count == 5 { try await connection.send(json: ["type": "control", "command": "STOP"]) }
                 }
                 #expect(stopped.reason == "stopped", "errors: \(stopped.errors)")
-                #expect(stopped.frameSizes.count < 40)
+                // The whole reply is ~18 s (~900 frames). How soon STOP takes effect depends on
+                // when this loaded machine runs the server's receive path, so it is proven where
+                // time is injected (DuplexEngineTests `stopEndsTheReplyAtOnceAndTheSessionKeepsWorking`:
+                // no frame after STOP) and measured by the benchmarks; here: it ended early.
+                #expect(stopped.frameSizes.count < 300, "\(stopped.frameSizes.count) frames")
                 let next = try await connection.speak("Still here.")
                 #expect(next.reason == "completed")
                 #expect(next.frameSizes.count > 10)
