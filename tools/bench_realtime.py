@@ -16,11 +16,11 @@ import base64
 import json
 import statistics
 import time
-import wave
 
 import numpy as np
 import websockets
 from openai import AsyncOpenAI
+from realtime_e2e import load_clip  # the same clip loading as the SDK tests (tools/ is on sys.path)
 
 RATE = 24_000
 CHUNK_MS = 20
@@ -30,15 +30,6 @@ QUIET_S = 2.0
 # (The clip's next sentence has a pause the end-of-turn model takes as the end of a turn.)
 CLIPS = [("two_cities.wav", 0.0, 4.6)]
 
-
-def load_clip(path, start_s, end_s):
-    with wave.open(path) as w:
-        rate = w.getframerate()
-        samples = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
-    samples = samples[int(start_s * rate) : int(end_s * rate)]
-    n_out = int(len(samples) * RATE / rate)
-    resampled = np.interp(np.arange(n_out) * rate / RATE, np.arange(len(samples)), samples)
-    return np.clip(resampled, -32768, 32767).astype("<i2").tobytes()
 
 
 def speech_end(pcm):

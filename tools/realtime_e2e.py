@@ -182,16 +182,7 @@ async def manual(args):
         out["same_item"] = completed.item_id == committed.item_id
         out["transcript"] = completed.transcript
         await conn.response.create()
-        audio = []
-        while True:
-            event = await asyncio.wait_for(conn.recv(), 60)
-            seen.append(event.type)
-            if event.type == "response.output_audio.delta":
-                audio.append(base64.b64decode(event.delta))
-            elif event.type == "response.done":
-                out["response_status"] = event.response.status
-                break
-        out["audio"] = pcm_stats(audio)
+        out["response_status"], out["audio"] = await response_audio(conn, seen)
         out["events"] = seen
         out["vad_events"] = [e for e in seen if e.startswith("input_audio_buffer.speech")]
     return out
@@ -202,6 +193,11 @@ async def text_turn(conn, text, seen):
     await conn.conversation.item.create(item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]})
     await until(conn, "conversation.item.added", seen)
     await conn.response.create()
+    return await response_audio(conn, seen)
+
+
+async def response_audio(conn, seen):
+    """Reads one response to its end: its status and the stats of its audio."""
     audio = []
     while True:
         event = await asyncio.wait_for(conn.recv(), 60)

@@ -116,43 +116,24 @@ struct RealtimeSessionInput: AsyncSequence, Sendable {
     }
 
     struct Iterator: AsyncIteratorProtocol {
-        var frames: WebSocketInboundStream.AsyncIterator
-        let outbound: WebSocketOutboundWriter
+        var messages: WebSocketMessageReader
         let connection: RealtimeConnection
         let limits: LimitsSection
-        var assembler: WebSocketMessageAssembler
         /// Inputs of the last client event not yet handed to the engine.
         var pending: [SessionInput]
 
         init(frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, connection: RealtimeConnection, limits: LimitsSection) {
-            self.frames = frames
-            self.outbound = outbound
+            messages = WebSocketMessageReader(frames: frames, outbound: outbound, maxMessageBytes: limits.maxMessageBytes)
             self.connection = connection
             self.limits = limits
-            assembler = WebSocketMessageAssembler(maxBytes: limits.maxMessageBytes)
             pending = [connection.opening()]
         }
 
         mutating func next() async throws -> SessionInput? {
             while true {
                 if !pending.isEmpty { return pending.removeFirst() }
-                guard let frame = try await frames.next() else { return nil }
-                let opcode: WebSocketMessageAssembler.Opcode =
-                    switch frame.opcode {
-                    case .text: .text
-                    case .binary: .binary
-                    case .continuation: .continuation
-                    }
-                let message: WebSocketMessageAssembler.Output?
-                do {
-                    message = try assembler.append(opcode, frame.data, fin: frame.fin)
-                } catch {
-                    try? await outbound.close(.protocolError, reason: error.reason)
-                    return nil
-                }
+                guard let message = try await messages.next() else { return nil }
                 switch message {
-                case nil:
-                    continue
                 case .tooLarge(let bytes):
                     await connection.reject(RealtimeProtocolError(
                         code: "message_too_large",
@@ -160,13 +141,11 @@ struct RealtimeSessionInput: AsyncSequence, Sendable {
                 case .binary:
                     await connection.reject(RealtimeProtocolError(
                         code: "invalid_value", "Binary messages are not part of the Realtime API; send JSON events (audio as base64)."))
-                case .text(let buffer):
-                    guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
-                        // RFC 6455 §8.1: text that is not UTF-8 fails the connection (1007).
-                        await connection.reject(RealtimeProtocolError(code: "invalid_json", "A text message is not valid UTF-8; closing (1007)."))
-                        try? await outbound.close(.dataInconsistentWithMessage, reason: "invalid UTF-8")
-                        return nil
-                    }
+                case .invalidUTF8:
+                    await connection.reject(RealtimeProtocolError(code: "invalid_json", "A text message is not valid UTF-8; closing (1007)."))
+                    await messages.closeInvalidUTF8()
+                    return nil
+                case .text(let text):
                     do {
                         pending = await connection.client(try RealtimeClientEvent.parse(text))
                     } catch {

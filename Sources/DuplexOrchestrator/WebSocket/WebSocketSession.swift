@@ -90,51 +90,30 @@ struct WebSocketSessionInput: AsyncSequence, Sendable {
     }
 
     struct Iterator: AsyncIteratorProtocol {
-        var frames: WebSocketInboundStream.AsyncIterator
-        let outbound: WebSocketOutboundWriter
+        var messages: WebSocketMessageReader
         let writer: WebSocketEventWriter
         let limits: LimitsSection
-        var assembler: WebSocketMessageAssembler
 
         init(frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, writer: WebSocketEventWriter, limits: LimitsSection) {
-            self.frames = frames
-            self.outbound = outbound
+            messages = WebSocketMessageReader(frames: frames, outbound: outbound, maxMessageBytes: limits.maxMessageBytes)
             self.writer = writer
             self.limits = limits
-            assembler = WebSocketMessageAssembler(maxBytes: limits.maxMessageBytes)
         }
 
         mutating func next() async throws -> SessionInput? {
-            while let frame = try await frames.next() {
-                let opcode: WebSocketMessageAssembler.Opcode =
-                    switch frame.opcode {
-                    case .text: .text
-                    case .binary: .binary
-                    case .continuation: .continuation
-                    }
-                let message: WebSocketMessageAssembler.Output?
-                do {
-                    message = try assembler.append(opcode, frame.data, fin: frame.fin)
-                } catch {
-                    try? await outbound.close(.protocolError, reason: error.reason)
-                    return nil
-                }
+            while let message = try await messages.next() {
                 switch message {
-                case nil:
-                    continue
                 case .tooLarge(let bytes):
                     await writer.write(.error(DuplexError(
                         .messageTooLarge,
                         "Message of \(bytes) bytes exceeds limits.max_message_bytes (\(limits.maxMessageBytes)); it was dropped.")))
                 case .binary(let buffer):
                     return .audio(Data(buffer.readableBytesView))
-                case .text(let buffer):
-                    guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
-                        // RFC 6455 §8.1: text that is not UTF-8 fails the connection (1007).
-                        await writer.write(.error(DuplexError(.invalidMessage, "A text message is not valid UTF-8; closing (1007).")))
-                        try? await outbound.close(.dataInconsistentWithMessage, reason: "invalid UTF-8")
-                        return nil
-                    }
+                case .invalidUTF8:
+                    await writer.write(.error(DuplexError(.invalidMessage, "A text message is not valid UTF-8; closing (1007).")))
+                    await messages.closeInvalidUTF8()
+                    return nil
+                case .text(let text):
                     do {
                         let parsed = try ClientMessage.parse(text, maxTextCharacters: limits.maxTextChars)
                         if case .start(let options) = parsed, let format = options.audioFormat { writer.setDelivery(format) }
