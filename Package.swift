@@ -353,7 +353,7 @@ let package = Package(
             name: "DuplexIntegrationTests",
             dependencies: [
                 "DuplexOrchestrator", "DuplexEngine", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore", "DuplexRegistry",
-                "DuplexRedis", "DuplexConformance",
+                "DuplexRedis", "DuplexConformance", "DuplexCodecs",
             ],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),
