@@ -91,10 +91,14 @@ struct OpenAIAudioRoutes: Sendable {
         func emit(_ bytes: [UInt8], to writer: inout any ResponseBodyWriter) async throws {
             guard !bytes.isEmpty else { return }
             encodedBytes += bytes.count
-            if speech.sse {
-                try await writer.write(OpenAIJSON.sse(["type": "speech.audio.delta", "audio": Data(bytes).base64EncodedString()]))
-            } else {
-                try await writer.write(ByteBuffer(bytes: bytes))
+            do {
+                if speech.sse {
+                    try await writer.write(OpenAIJSON.sse(["type": "speech.audio.delta", "audio": Data(bytes).base64EncodedString()]))
+                } else {
+                    try await writer.write(ByteBuffer(bytes: bytes))
+                }
+            } catch {
+                throw ClientGone(cause: error)
             }
         }
         func encode(_ floats: [Float], into pending: inout [UInt8]) throws(DuplexError) {
@@ -135,6 +139,10 @@ struct OpenAIAudioRoutes: Sendable {
                         "usage": ["input_tokens": inputTokens, "output_tokens": 0, "total_tokens": inputTokens],
                     ]))
                 }
+            } catch let gone as ClientGone {
+                chunks.finish()  // ends the session
+                logger.debug("speech client gone", metadata: ["error.message": "\(gone.cause)"])
+                throw gone
             } catch {
                 chunks.finish()  // ends the session if it is still speaking
                 let failure = DuplexError.wrap(error, as: .synthesisFailed, "Speech failed.")
@@ -146,6 +154,11 @@ struct OpenAIAudioRoutes: Sendable {
             try await group.waitForAll()
         }
         try await writer.finish(nil)
+    }
+
+    /// The client stopped reading (closed the connection): not a synthesis failure.
+    struct ClientGone: Error {
+        var cause: any Error
     }
 
     // MARK: Voices
