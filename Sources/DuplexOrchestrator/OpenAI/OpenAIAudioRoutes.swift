@@ -86,11 +86,9 @@ struct OpenAIAudioRoutes: Sendable {
         var samples: [Float] = []
         var resampled: [Float] = []
         var pcm: [Int16] = []
-        var encodedBytes = 0
 
         func emit(_ bytes: [UInt8], to writer: inout any ResponseBodyWriter) async throws {
             guard !bytes.isEmpty else { return }
-            encodedBytes += bytes.count
             do {
                 if speech.sse {
                     try await writer.write(OpenAIJSON.sse(["type": "speech.audio.delta", "audio": Data(bytes).base64EncodedString()]))
