@@ -58,6 +58,11 @@ async def collect_audio(client, until):
             start = event.data
         elif AudioChunk.is_type(event.type):
             pcm += AudioChunk.from_event(event).audio
+        elif event.type == "error" and until != "error":
+            # A request the server refused ends here (its code shows in the types), instead of
+            # waiting for an audio-stop that will not come.
+            types.append(f"error:{(event.data or {}).get('code')}")
+            return types, start, pcm
         if event.type == until:
             return types, start, pcm
 

@@ -28,6 +28,9 @@ import Testing
         // more than the test configuration's 2 s stall timeout between clauses; stall detection
         // and failover have their own tests (FrozenWorkerTests, FailoverTests).
         config.orchestrator.workerTimeoutMs = 30_000
+        // A fixed capacity: `auto` derives it from the warmup's speed, which on a machine running
+        // the whole suite can be one or two sessions and refuse the test's next connection.
+        config.worker.maxSessions = 8
         let speech = SpeechServices(
             vadModel: TestAssets.sileroVAD, vadParameters: .preset(aggressiveness: 2), recognizer: try SpeechModels.whisper.get())
         let probe = SessionProbe()
@@ -104,7 +107,7 @@ import Testing
         #expect(oversize["type"] as? String == "error" && oversize["code"] as? String == "MESSAGE_TOO_LARGE" && oversize["closed"] as? Bool == true)
         #expect(out["bystander"] as? String == "info")
         let afterVanish = try #require(out["after_vanish"] as? [String: Any])
-        #expect(afterVanish["types"] as? [String] == ["audio-start", "audio-stop"])
+        #expect(afterVanish["types"] as? [String] == ["audio-start", "audio-stop"], "\(afterVanish)")
     }
 
     /// Runs the in-process worker, its pool and the Wyoming server (port 0) for `body`.

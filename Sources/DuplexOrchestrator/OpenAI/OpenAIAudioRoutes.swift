@@ -14,6 +14,13 @@ import NIOCore
 struct OpenAIAudioRoutes: Sendable {
     /// OpenAI's PCM (and every other format's) sample rate.
     static let outputRate = 24_000
+
+    /// The rate a format is encoded from: Opus codes at 48 kHz internally, so the engine's
+    /// 48 kHz frames go to it as they are (no resampler delay before the first packet, no
+    /// resampling cost); every other format is 24 kHz, as OpenAI's.
+    static func encodingRate(_ format: AudioFormat) -> Int {
+        format == .opus ? 48_000 : outputRate
+    }
     /// Largest `/v1/audio/speech` body (the input limit is in characters; this bounds the JSON).
     static let maxSpeechBodyBytes = 256 << 10
 
@@ -80,8 +87,9 @@ struct OpenAIAudioRoutes: Sendable {
         _ speech: SpeechRequest, modelID: String?, synthesis: SpeechSynthesis, to writer: inout any ResponseBodyWriter, logger: Logger
     ) async throws {
         let chunks = AsyncBoundedQueue<SpeechSynthesis.Chunk>(capacity: 16)
-        var encoder = try AudioEncoders.make(speech.format, sampleRate: outputRate)
-        let resampler = try Resampler(from: 48_000, to: outputRate)
+        let rate = encodingRate(speech.format)
+        var encoder = try AudioEncoders.make(speech.format, sampleRate: rate)
+        let resampler = try Resampler(from: 48_000, to: rate)
         var pending: [UInt8] = []
         var samples: [Float] = []
         var resampled: [Float] = []
