@@ -33,6 +33,10 @@ public enum TestServer {
         config.worker.voicepacksDir = "/nonexistent"
         config.orchestrator.workers = workers
         config.orchestrator.workerTimeoutMs = 2000
+        // A fixed capacity: `auto` derives it from the warmup's speed, which on a machine
+        // running the whole suite can be a single session, so a test's second connection would
+        // race the first one's teardown for it (capacity has its own tests).
+        config.worker.maxSessions = 8
         return config
     }
 

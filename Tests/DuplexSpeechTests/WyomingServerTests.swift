@@ -28,9 +28,6 @@ import Testing
         // more than the test configuration's 2 s stall timeout between clauses; stall detection
         // and failover have their own tests (FrozenWorkerTests, FailoverTests).
         config.orchestrator.workerTimeoutMs = 30_000
-        // A fixed capacity: `auto` derives it from the warmup's speed, which on a machine running
-        // the whole suite can be one or two sessions and refuse the test's next connection.
-        config.worker.maxSessions = 8
         let speech = SpeechServices(
             vadModel: TestAssets.sileroVAD, vadParameters: .preset(aggressiveness: 2), recognizer: try SpeechModels.whisper.get())
         let probe = SessionProbe()
