@@ -1,7 +1,7 @@
 """Drives Duplex's OpenAI audio API with the official `openai` SDK, as a user would.
 
     python openai_audio_check.py speech BASE_URL OUT_DIR VOICE TEXT
-    python openai_audio_check.py transcribe BASE_URL CLIP
+    python openai_audio_check.py transcribe BASE_URL CLIP SHORT_CLIP
     python openai_audio_check.py bad BASE_URL VOICE
 
 Prints one JSON object (the Swift tests read it; a person can too).
@@ -65,11 +65,13 @@ def speech(base_url, out_dir, voice, text):
     print(json.dumps(result))
 
 
-def transcribe(base_url, clip):
+def transcribe(base_url, clip, short_clip):
+    """The long clip as verbose_json and streamed (segments past 30 s); the short one in the
+    other formats (each is one Whisper pass over the file: the short clip keeps the test light)."""
     c = client(base_url)
     result = {}
     for fmt in ["json", "text", "srt", "vtt", "verbose_json"]:
-        with open(clip, "rb") as f:
+        with open(clip if fmt == "verbose_json" else short_clip, "rb") as f:
             r = c.audio.transcriptions.create(model="whisper-1", file=f, response_format=fmt)
         if fmt == "json":
             result[fmt] = r.text
@@ -149,7 +151,7 @@ if __name__ == "__main__":
     if mode == "speech":
         speech(*sys.argv[2:6])
     elif mode == "transcribe":
-        transcribe(*sys.argv[2:4])
+        transcribe(*sys.argv[2:5])
     elif mode == "bad":
         bad(*sys.argv[2:4])
     else:
