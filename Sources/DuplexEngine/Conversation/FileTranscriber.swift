@@ -41,7 +41,8 @@ extension SpeechServices: FileTranscriber {
     public func transcribeSegments(_ samples: [Float]) -> AsyncThrowingStream<TranscriptSegment, any Error> {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: TranscriptSegment.self)
         let services = self
-        // Owned by the stream: cancelled when the consumer stops listening (onTermination).
+        // Owned by the returned stream, which cancels it when its consumer stops listening
+        // (onTermination below); it ends on its own once the last piece is decoded.
         let task = Task {
             do {
                 var parameters = services.vadParameters

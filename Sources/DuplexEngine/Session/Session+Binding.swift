@@ -271,7 +271,7 @@ extension Session {
         var request = Duplex_Tts_V1_EndSessionRequest()
         request.sessionID = id
         // Unstructured so that it does not inherit the caller's cancellation; owned by this
-        // function, which awaits it.
+        // function, which awaits it; never cancelled (the worker's unary timeout bounds it).
         let call = Task { [request] in
             _ = try? await worker.call { client, options in try await client.endSession(request, options: options) }
         }
