@@ -24,7 +24,7 @@ public enum TestServer {
         public var httpURL: String { "http://127.0.0.1:\(port)" }
     }
 
-    /// A configuration for tests: free port, sine + espeak, espeak default, short timeouts.
+    /// A configuration for tests: free port, sine + espeak, espeak default.
     public static func configuration(workers: [String] = []) -> DuplexConfiguration {
         var config = DuplexConfiguration()
         config.server.port = 0
@@ -32,7 +32,12 @@ public enum TestServer {
         config.worker.defaultModel = "espeak-en-us"
         config.worker.voicepacksDir = "/nonexistent"
         config.orchestrator.workers = workers
-        config.orchestrator.workerTimeoutMs = 2000
+        // The stall watchdog is a wall-clock timer: on a machine running the whole suite a
+        // healthy worker can be starved of CPU for seconds, and a short timeout then fails a
+        // reply that would have completed. Stall detection is proven on an injected clock
+        // (DuplexEngineTests) and against a really frozen worker (FrozenWorkerTests); dead
+        // workers are seen at once through their closed connections.
+        config.orchestrator.workerTimeoutMs = 30_000
         // A fixed capacity: `auto` derives it from the warmup's speed, which on a machine
         // running the whole suite can be a single session, so a test's second connection would
         // race the first one's teardown for it (capacity has its own tests).

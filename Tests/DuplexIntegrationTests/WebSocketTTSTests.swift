@@ -80,7 +80,9 @@ import Testing
                             try await connection.send(json: ["type": "control", "command": "MARKER"])
                         }
                     }, onEvent: { message, connection in
-                        guard message.json?["type"] as? String == "error", atMarker.value == nil else { return }
+                        guard message.json?["type"] as? String == "error", message.json?["code"] as? String == "INVALID_MESSAGE",
+                            atMarker.value == nil
+                        else { return }
                         atMarker.withLock { $0 = received.value }
                         // Hold the pause for 400 ms, then resume (in the background so frames keep being read).
                         Task {  // unstructured on purpose: resumes while collectReply keeps reading

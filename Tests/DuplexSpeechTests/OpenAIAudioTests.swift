@@ -20,10 +20,6 @@ import Testing
         config.worker.voicepacksDir = TestAssets.voicepacks
         config.worker.cacheDir = SpeechModels.cache
         config.openai.maxUploadBytes = 2 << 20  // so the oversize upload test sends 3 MiB, not 25
-        // Unpaced synthesis on a machine running the whole suite can leave a worker silent for
-        // more than the test configuration's 2 s stall timeout between clauses; stall detection
-        // and failover have their own tests (FrozenWorkerTests, FailoverTests).
-        config.orchestrator.workerTimeoutMs = 30_000
         return config
     }
 

@@ -24,10 +24,6 @@ import Testing
         config.worker.voicepacksDir = TestAssets.voicepacks
         config.worker.cacheDir = SpeechModels.cache
         config.wyoming.port = 0
-        // Unpaced synthesis on a machine running the whole suite can leave a worker silent for
-        // more than the test configuration's 2 s stall timeout between clauses; stall detection
-        // and failover have their own tests (FrozenWorkerTests, FailoverTests).
-        config.orchestrator.workerTimeoutMs = 30_000
         let speech = SpeechServices(
             vadModel: TestAssets.sileroVAD, vadParameters: .preset(aggressiveness: 2), recognizer: try SpeechModels.whisper.get())
         let probe = SessionProbe()
