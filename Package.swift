@@ -34,6 +34,11 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // MARK: C library wrappers
@@ -160,6 +165,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings),
 
+        // MARK: Security (API keys, access tokens, origin policy; no networking)
+        .target(
+            name: "DuplexSecurity",
+            dependencies: [
+                "DuplexCore", "DuplexConfig",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: swiftSettings),
+
         // MARK: Worker
         .target(
             name: "DuplexWorker",
@@ -202,7 +217,15 @@ let package = Package(
         .target(
             name: "DuplexOrchestrator",
             dependencies: [
-                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexEngine", "DuplexRegistry", "DuplexCodecs",
+                "DuplexCore", "DuplexDSP", "DuplexProto", "DuplexConfig", "DuplexEngine", "DuplexRegistry", "DuplexCodecs", "DuplexSecurity",
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
@@ -247,7 +270,7 @@ let package = Package(
             name: "duplex",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexConformance",
-                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis", "DuplexWyoming",
+                "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis", "DuplexWyoming", "DuplexSecurity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -267,7 +290,7 @@ let package = Package(
             name: "DuplexTesting",
             dependencies: [
                 "DuplexCore", "DuplexDSP", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexClient",
-                "DuplexProto", "DuplexConfig", "DuplexLLM", "DuplexRedis", "DuplexRegistry",
+                "DuplexProto", "DuplexConfig", "DuplexLLM", "DuplexRedis", "DuplexRegistry", "DuplexSecurity",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -307,6 +330,10 @@ let package = Package(
         .testTarget(
             name: "DuplexCodecsTests",
             dependencies: ["DuplexCodecs", "DuplexCore", "DuplexDSP", "COpus", "COgg", "CSndfile"],
+            swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DuplexSecurityTests",
+            dependencies: ["DuplexSecurity", "DuplexCore", "DuplexConfig"],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "DuplexWyomingTests",
@@ -353,7 +380,7 @@ let package = Package(
             name: "DuplexIntegrationTests",
             dependencies: [
                 "DuplexOrchestrator", "DuplexEngine", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore", "DuplexRegistry",
-                "DuplexRedis", "DuplexConformance", "DuplexCodecs",
+                "DuplexRedis", "DuplexConformance", "DuplexCodecs", "DuplexSecurity",
             ],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),

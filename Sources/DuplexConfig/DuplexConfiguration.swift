@@ -39,6 +39,8 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var openai = OpenAISection()
     /// The Wyoming protocol server (Home Assistant), off by default.
     public var wyoming = WyomingSection()
+    /// Authentication, access tokens and allowed browser origins.
+    public var security = SecuritySection()
 
     /// The defaults.
     public init() {}
@@ -67,12 +69,13 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "routing": try routing.set(&field)
         case "openai": try openai.set(&field)
         case "wyoming": try wyoming.set(&field)
+        case "security": try security.set(&field)
         default: throw field.unknownSection()
         }
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "openai", "wyoming", "logging"]
+    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "openai", "wyoming", "security", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.
@@ -83,14 +86,65 @@ public struct ServerSection: Sendable, Hashable {
     public var port = 8080
     /// Folder of the browser client served at `/`. Default `web`.
     public var webDir = "web"
+    /// TLS on the HTTP/WebSocket port: `off`, `files` (``tlsCert`` and ``tlsKey``) or
+    /// `self-signed` (made and cached in ``tlsDir``). Setting `tls_cert` selects `files`.
+    /// Default `off`.
+    public var tls = TLSMode.off
+    /// PEM certificate chain for `tls: files`. Default empty.
+    public var tlsCert = ""
+    /// PEM private key for `tls: files`. Default empty.
+    public var tlsKey = ""
+    /// Where `tls: self-signed` keeps its certificate. Default `.duplex/tls`.
+    public var tlsDir = ".duplex/tls"
+    /// With TLS on, also listen on this plain-HTTP port and redirect every request to
+    /// HTTPS (0: off). Default 0.
+    public var httpRedirectPort = 0
+
+    /// How the port is secured.
+    public enum TLSMode: String, Sendable, Hashable, CaseIterable {
+        /// Plain HTTP and WebSocket.
+        case off
+        /// HTTPS and WSS with the certificate in `tls_cert` / `tls_key`.
+        case files
+        /// HTTPS and WSS with a generated, cached self-signed certificate (LAN demos).
+        case selfSigned = "self-signed"
+    }
 
     mutating func set(_ f: inout ConfigField) throws(DuplexError) {
         switch f.key {
         case "host": host = try f.nonEmpty()
         case "port": port = try f.int(0...65535)
         case "web_dir": webDir = try f.nonEmpty()
+        case "tls":
+            guard let mode = TLSMode(rawValue: f.value.trimmingWhitespace().lowercased()) else {
+                throw f.invalid("'\(f.value)' is not one of off, files, self-signed")
+            }
+            tls = mode
+        case "tls_cert":
+            tlsCert = f.value.trimmingWhitespace()
+            if !tlsCert.isEmpty, tls == .off { tls = .files }
+        case "tls_key": tlsKey = f.value.trimmingWhitespace()
+        case "tls_dir": tlsDir = try f.nonEmpty()
+        case "http_redirect_port": httpRedirectPort = try f.int(0...65535)
         default: throw f.unknownKey()
         }
+    }
+
+    /// Checks the TLS keys that only make sense together.
+    /// - Throws: ``DuplexError`` (`invalidConfiguration`) naming the key.
+    public func validate() throws(DuplexError) {
+        if tls == .files, tlsCert.isEmpty || tlsKey.isEmpty {
+            throw DuplexError(.invalidConfiguration, "server.tls: files needs both server.tls_cert and server.tls_key (PEM files).")
+        }
+        if httpRedirectPort != 0, tls == .off {
+            throw DuplexError(.invalidConfiguration, "server.http_redirect_port redirects to HTTPS, so it needs server.tls (files or self-signed).")
+        }
+    }
+
+    /// Whether `host` is a loopback address or name.
+    public static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased()
+        return h == "localhost" || h == "::1" || h == "[::1]" || h.hasPrefix("127.")
     }
 }
 

@@ -3,6 +3,7 @@ import DuplexConfig
 import DuplexCore
 import DuplexEngine
 import DuplexOrchestrator
+import DuplexSecurity
 import DuplexWorker
 import Foundation
 import GRPCInProcessTransport
@@ -55,7 +56,7 @@ public enum TestServer {
     /// Starts the server, runs `body`, stops the server.
     public static func with<T: Sendable>(
         _ config: DuplexConfiguration = configuration(), speech: (any SpeechRecognition)? = nil, waitForWorker: Bool = true,
-        probe: SessionProbe? = nil, _ body: @escaping @Sendable (Handle) async throws -> T
+        probe: SessionProbe? = nil, access: AccessControl? = nil, _ body: @escaping @Sendable (Handle) async throws -> T
     ) async throws -> T {
         var logger = Logger(label: "duplex.test")
         logger.logLevel = .warning
@@ -74,9 +75,9 @@ public enum TestServer {
             pool = WorkerPool(connections: [connection])
         }
         let port = AsyncBoundedQueue<Int>(capacity: 1)
-        let app = try OrchestratorApp.make(
+        let app = try await OrchestratorApp.make(
             configuration: config, pool: pool, registry: PrometheusCollectorRegistry(),
-            logger: logger, services: services, speech: speech, probe: probe, onListening: { try? await port.send($0) })
+            logger: logger, services: services, speech: speech, probe: probe, access: access, onListening: { try? await port.send($0) })
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await app.runService(gracefulShutdownSignals: [])
@@ -84,17 +85,17 @@ public enum TestServer {
             }
             guard let bound = try await port.next() else { throw DuplexError(.internal, "server did not start") }
             // Wait until the worker is ready (default model loaded).
-            if waitForWorker { try await waitUntilHealthy(port: bound) }
+            if waitForWorker { try await waitUntilHealthy(port: bound, tls: config.server.tls != .off) }
             let result = try await body(Handle(port: bound))
             group.cancelAll()
             return result
         }
     }
 
-    /// Polls `/health` until it reports ok (at most ~20 s).
-    public static func waitUntilHealthy(port: Int) async throws {
+    /// Polls `/health` until it reports ok (at most ~20 s); over TLS through `curl -k`.
+    public static func waitUntilHealthy(port: Int, tls: Bool = false) async throws {
         for _ in 0..<200 {
-            if let (data, _) = try? await HTTP.get("http://127.0.0.1:\(port)/health"),
+            if let (data, _) = try? await (tls ? HTTP.getInsecureTLS("https://127.0.0.1:\(port)/health") : HTTP.get("http://127.0.0.1:\(port)/health")),
                 let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], json["status"] as? String == "ok"
             {
                 return
@@ -114,5 +115,15 @@ public enum HTTP {
         }
         let response = try await PlainHTTP.get(host: host, port: port, path: parsed.path.isEmpty ? "/" : parsed.path)
         return (response.body, response.status)
+    }
+
+    /// A GET over HTTPS that accepts any certificate (`curl -k`; tests of servers that make
+    /// their own certificate).
+    public static func getInsecureTLS(_ url: String) async throws -> (Data, Int) {
+        let run = try await ProgramRun.run("/usr/bin/curl", ["-sk", "-o", "-", "-w", "\n%{http_code}", url], timeout: .seconds(10))
+        guard run.status == 0, let split = run.output.lastIndex(of: "\n"), let status = Int(run.output[run.output.index(after: split)...]) else {
+            throw DuplexError(.io, "curl \(url) failed: \(run.errors)")
+        }
+        return (Data(run.output[..<split].utf8), status)
     }
 }

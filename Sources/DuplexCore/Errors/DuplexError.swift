@@ -53,6 +53,10 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
         public static let responderFailed = Code("RESPONDER_FAILED")
         /// The operation was cancelled (its session ended, or a newer request replaced it).
         public static let cancelled = Code("CANCELLED")
+        /// The request carries no valid API key or access token.
+        public static let unauthorized = Code("UNAUTHORIZED")
+        /// The request is not allowed (e.g. from a browser origin the server does not trust).
+        public static let forbidden = Code("FORBIDDEN")
 
         /// All known codes, for mapping wire strings back to codes.
         public static let all: [Code] = [
@@ -60,6 +64,7 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
             .workerUnavailable, .synthesisFailed, .sessionLimit, .sessionNotFound,
             .modelLoadFailed, .modelInUse, .invalidVoicePack, .invalidConfiguration,
             .invalidState, .io, .overloaded, .internal, .responderFailed, .cancelled,
+            .unauthorized, .forbidden,
         ]
 
         /// Maps a wire string back to a code; unknown strings are kept as they are.

@@ -2,12 +2,16 @@ import DuplexConfig
 import DuplexCore
 import DuplexEngine
 import DuplexProto
+import DuplexSecurity
 import Foundation
 import Hummingbird
+import HummingbirdTLS
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
 import Metrics
 import NIOCore
+import NIOWebSocket
 import Prometheus
 import ServiceLifecycle
 
@@ -21,20 +25,28 @@ public enum OrchestratorApp {
     /// - Parameters:
     ///   - speech: the VAD and ASR for conversation mode (nil: text only).
     ///   - probe: live counters of every session (tests, diagnostics).
+    ///   - access: the access rules (nil: built from `security:`; tests pass one with their
+    ///     own clock).
     ///   - onListening: called with the bound port once the server runs (useful with port 0).
-    /// - Throws: ``DuplexError`` (`invalidConfiguration`) for a bad `conversation:` or `llm:`
-    ///   section, naming the key.
+    /// - Throws: ``DuplexError`` (`invalidConfiguration`) for a bad `conversation:`, `llm:`,
+    ///   `security:` or `server:` TLS setting, naming the key.
     public static func make(
         configuration: DuplexConfiguration, pool: WorkerPool, registry: PrometheusCollectorRegistry,
         logger: Logger, services: [any Service] = [], speech: (any SpeechRecognition)? = nil, probe: SessionProbe? = nil,
-        onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws(DuplexError) -> some ApplicationProtocol {
+        access: AccessControl? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws(DuplexError) -> some ApplicationProtocol {
         let sessions = SessionCounter()
         let limits = configuration.limits
         let responder = try Responders.make(configuration)
         let sessionConfiguration = SessionConfiguration(configuration)
+        try configuration.server.validate()
+        let access = if let access { access } else { try await AccessControl(configuration.security) }
+        var services = services
 
         let router = Router()
+        // Origins and credentials before anything else (docs/SECURITY.md).
+        router.add(middleware: AccessMiddleware<BasicRequestContext>(access: access, logger: logger))
+        AuthRoutes(access: access).register(on: router)
         router.get("/health") { _, _ -> Response in
             let workers = await pool.health()
             let healthy = workers.contains { $0.reachable && $0.ready }
@@ -103,22 +115,42 @@ public enum OrchestratorApp {
         // Protocol v1 on /ws; the original project's clients on / (a plain GET / is not an
         // upgrade request and still reaches the HTTP router: the browser page).
         for (path, dialect) in [("/ws", WebSocketDialect.v1), ("/", .legacy)] {
-            wsRouter.ws(RouterPath(path)) { _, _ in
-                .upgrade([:])
-            } onUpgrade: { inbound, outbound, _ in
+            wsRouter.ws(RouterPath(path)) { request, _ in
+                await WebSocketAccess.shouldUpgrade(request, access: access)
+            } onUpgrade: { inbound, outbound, context in
+                if case .failure(let failure) = await WebSocketAccess.admit(context.request, access: access) {
+                    let refusal = WebSocketEventWriter(outbound: outbound, dialect: dialect, logger: logger)
+                    await refusal.write(.error(failure.error))
+                    await refusal.write(.sessionEnded(sessionID: "", reason: "unauthorized"))
+                    try? await outbound.close(.policyViolation, reason: "unauthorized")
+                    return
+                }
                 await serveSession(inbound, outbound, dialect)
             }
         }
         // The OpenAI Realtime API (docs/OPENAI_REALTIME.md), with the same session limit.
-        wsRouter.ws("/v1/realtime") { _, _ in
-            .upgrade([:])
+        wsRouter.ws("/v1/realtime") { request, _ in
+            await WebSocketAccess.shouldUpgrade(request, access: access)
         } onUpgrade: { inbound, outbound, context in
+            if case .failure(let failure) = await WebSocketAccess.admit(context.request, access: access) {
+                let dialect = RealtimeDialect(openAIBeta: context.request.headers[.init("OpenAI-Beta")!])
+                await RealtimeSession.refuse(
+                    outbound: outbound, error: RealtimeProtocolError(type: "invalid_request_error", code: "invalid_api_key", failure.error.message),
+                    dialect: dialect)
+                try? await outbound.close(.policyViolation, reason: "unauthorized")
+                return
+            }
             let id = UUID().uuidString.lowercased()
             let count = sessions.enter()
             defer { sessions.leave() }
             let dialect = RealtimeDialect(openAIBeta: context.request.headers[.init("OpenAI-Beta")!])
             guard count <= limits.maxSessions else {
-                await RealtimeSession.refuse(outbound: outbound, maxSessions: limits.maxSessions, dialect: dialect)
+                await RealtimeSession.refuse(
+                    outbound: outbound,
+                    error: RealtimeProtocolError(
+                        type: "server_error", code: "session_limit",
+                        "The server already has \(limits.maxSessions) sessions (limits.max_sessions); try again later."),
+                    dialect: dialect)
                 return
             }
             let engine = SessionEngine(
@@ -134,15 +166,63 @@ public enum OrchestratorApp {
         // Frames are capped well above `max_message_bytes` so that an oversize message is
         // answered with MESSAGE_TOO_LARGE (the assembler drops it) instead of a close.
         let frameLimit = WebSocketMessageAssembler.frameLimit(maxMessageBytes: limits.maxMessageBytes)
+        var server: HTTPServerBuilder = .http1WebSocketUpgrade(
+            webSocketRouter: wsRouter,
+            configuration: .init(ws: .init(maxFrameSize: frameLimit, validateUTF8: false)))
+        let host = bindHost(configuration, logger: logger)
+        if let certificates = try tlsCertificates(configuration.server, logger: logger) {
+            do {
+                server = try .tls(server, tlsConfiguration: certificates.serverConfiguration())
+            } catch {
+                throw DuplexError(.invalidConfiguration, "The TLS certificate and key do not make a usable TLS configuration (server.tls_cert, server.tls_key): \(error)", cause: error)
+            }
+            services.append(TLSReloadService(certificates: certificates, logger: logger))
+            if configuration.server.httpRedirectPort != 0 {
+                services.append(HTTPSRedirect.application(
+                    host: host, port: configuration.server.httpRedirectPort, httpsPort: configuration.server.port, logger: logger))
+            }
+        }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(
-                webSocketRouter: wsRouter,
-                configuration: .init(ws: .init(maxFrameSize: frameLimit, validateUTF8: false))),
-            configuration: .init(address: .hostname(configuration.server.host, port: configuration.server.port), serverName: "duplex"),
+            server: server,
+            configuration: .init(address: .hostname(host, port: configuration.server.port), serverName: "duplex"),
             services: services,
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
+    }
+
+    /// `server.host`, or loopback when no API key is configured and `security.insecure_public`
+    /// is not set: an open server is never exposed by accident.
+    static func bindHost(_ configuration: DuplexConfiguration, logger: Logger) -> String {
+        let host = configuration.server.host
+        let security = configuration.security
+        guard !security.requiresAuthentication else { return host }
+        if ServerSection.isLoopback(host) {
+            logger.notice("no API keys configured: anyone who can reach this loopback address can use the server (security.api_keys)")
+            return host
+        }
+        if security.insecurePublic {
+            logger.warning("serving \(host) WITHOUT authentication (security.insecure_public): anyone who reaches it can use the server and its LLM key")
+            return host
+        }
+        logger.warning("no API keys configured: binding 127.0.0.1 instead of \(host); set security.api_keys (or --api-key), or --insecure-public to serve it open")
+        return "127.0.0.1"
+    }
+
+    /// The certificates for `server.tls`, or nil when TLS is off.
+    static func tlsCertificates(_ server: ServerSection, logger: Logger) throws(DuplexError) -> TLSCertificates? {
+        switch server.tls {
+        case .off:
+            return nil
+        case .files:
+            return try TLSCertificates(certificatePath: server.tlsCert, keyPath: server.tlsKey)
+        case .selfSigned:
+            let files = try SelfSignedCertificate.ensure(in: server.tlsDir)
+            logger.notice(
+                files.created ? "created a self-signed TLS certificate" : "using the cached self-signed TLS certificate",
+                metadata: ["tls.cert": "\(files.certificate)"])
+            return try TLSCertificates(certificatePath: files.certificate, keyPath: files.key)
+        }
     }
 
     private static func jsonResponse(_ object: [String: Any], status: HTTPResponse.Status, allowAnyOrigin: Bool = false) -> Response {

@@ -31,13 +31,11 @@ enum RealtimeSession {
         await engine.run(input, output: connection)
     }
 
-    /// Refuses a connection over `limits.max_sessions` with an `error` event (the connection
-    /// closes when the handler returns).
-    static func refuse(outbound: WebSocketOutboundWriter, maxSessions: Int, dialect: RealtimeDialect) async {
+    /// Refuses a connection (over `limits.max_sessions`, or its token refused) with an
+    /// `error` event (the connection closes when the handler returns).
+    static func refuse(outbound: WebSocketOutboundWriter, error refusal: RealtimeProtocolError, dialect: RealtimeDialect) async {
         guard let audio = try? RealtimeAudioConverter() else { return }
         var encoder = RealtimeEncoder(dialect: dialect, audio: audio)
-        let refusal = RealtimeProtocolError(
-            type: "server_error", code: "session_limit", "The server already has \(maxSessions) sessions (limits.max_sessions); try again later.")
         for message in encoder.encode(.error(refusal)) { try? await outbound.write(.text(message)) }
     }
 }

@@ -42,13 +42,34 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Also serve the Wyoming protocol (Home Assistant) on this TCP port (wyoming.port; enables wyoming.enabled).")
     var wyomingPort: Int?
 
+    @Option(help: "TLS on the HTTP/WebSocket port: off, files (with --tls-cert/--tls-key) or self-signed (server.tls).")
+    var tls: String?
+
+    @Option(help: "PEM certificate chain for HTTPS/WSS (server.tls_cert; reloaded on SIGHUP).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key for HTTPS/WSS (server.tls_key).")
+    var tlsKey: String?
+
+    @Option(help: "With TLS, also redirect plain HTTP on this port to HTTPS (server.http_redirect_port).")
+    var httpRedirectPort: Int?
+
+    @Option(help: "An API key clients must present (repeatable; added to security.api_keys). `duplex security new-key` makes one.")
+    var apiKey: [String] = []
+
+    @Flag(help: "Serve a non-loopback address without API keys (security.insecure_public).")
+    var insecurePublic = false
+
     func run() async throws {
         let config = try options.load([
             ("server", "host", host), ("server", "port", port.map { "\($0)" }),
             ("orchestrator", "workers", workers), ("worker", "default_model", defaultModel),
             ("registry", "redis_url", redis), ("routing", "strategy", strategy),
             ("wyoming", "port", wyomingPort.map { "\($0)" }), ("wyoming", "enabled", wyomingPort.map { _ in "true" }),
-        ] + modelManager.overrides)
+            ("server", "tls_cert", tlsCert), ("server", "tls_key", tlsKey), ("server", "tls", tls),
+            ("server", "http_redirect_port", httpRedirectPort.map { "\($0)" }),
+            ("security", "insecure_public", insecurePublic ? "true" : nil),
+        ] + modelManager.overrides, appending: [("security", "api_keys", apiKey)])
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.serve")
         let registry = PrometheusCollectorRegistry()
@@ -86,11 +107,15 @@ struct Serve: AsyncParsableCommand {
         if config.wyoming.enabled {
             services.append(WyomingServer(configuration: config, pool: pool, speech: speech, logger: Logger(label: "duplex.wyoming")))
         }
-        let app = try OrchestratorApp.make(
+        let scheme = config.server.tls == .off ? "" : "s"
+        let app = try await OrchestratorApp.make(
             configuration: config, pool: pool, registry: registry, logger: logger,
             services: services, speech: speech,
             onListening: { port in
-                logger.notice("duplex serve listening", metadata: ["url": "http://\(config.server.host):\(port)/", "ws": "ws://\(config.server.host):\(port)/ws"])
+                logger.notice("duplex serve listening", metadata: [
+                    "url": "http\(scheme)://\(config.server.host):\(port)/", "ws": "ws\(scheme)://\(config.server.host):\(port)/ws",
+                    "auth": "\(config.security.requiresAuthentication ? "api keys" : "off")",
+                ])
             })
         try await app.runService()
     }
