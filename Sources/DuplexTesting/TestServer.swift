@@ -113,7 +113,7 @@ public enum HTTP {
         guard let parsed = URL(string: url), let host = parsed.host, let port = parsed.port else {
             throw DuplexError(.invalidMessage, "bad url \(url)")
         }
-        let response = try await PlainHTTP.get(host: host, port: port, path: parsed.path.isEmpty ? "/" : parsed.path)
+        let response = try await PlainHTTP.get(host: host, port: port, path: (parsed.path.isEmpty ? "/" : parsed.path) + (parsed.query.map { "?\($0)" } ?? ""))
         return (response.body, response.status)
     }
 

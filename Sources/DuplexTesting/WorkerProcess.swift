@@ -39,10 +39,10 @@ public final class WorkerProcess: @unchecked Sendable {
 
     /// Starts `duplex serve` on a free port: all-in-one (espeak default), or routing to
     /// `workers` (`grpc://…`).
-    /// `environment` adds `DUPLEX_…` settings.
-    public static func serve(workers: [String] = [], environment: [String: String] = [:]) throws -> WorkerProcess {
+    /// `environment` adds `DUPLEX_…` settings, `arguments` more flags.
+    public static func serve(workers: [String] = [], environment: [String: String] = [:], arguments extra: [String] = []) throws -> WorkerProcess {
         let port = try FreePort.find()
-        var arguments = ["serve", "--port", "\(port)", "--default-model", "espeak-en-us", "--log-level", "warning"]
+        var arguments = ["serve", "--port", "\(port)", "--default-model", "espeak-en-us", "--log-level", "warning"] + extra
         if !workers.isEmpty { arguments += ["--workers", workers.joined(separator: ",")] }
         return try WorkerProcess(port: port, arguments: arguments, environment: environment)
     }
@@ -62,6 +62,9 @@ public final class WorkerProcess: @unchecked Sendable {
         }
         try process.run()
     }
+
+    /// Its process id (for signals sent by another program).
+    public var processIdentifier: Int32 { process.processIdentifier }
 
     /// Whether the process is running.
     public var isRunning: Bool { process.isRunning }

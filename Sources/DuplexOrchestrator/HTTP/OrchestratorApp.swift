@@ -116,13 +116,12 @@ public enum OrchestratorApp {
         // upgrade request and still reaches the HTTP router: the browser page).
         for (path, dialect) in [("/ws", WebSocketDialect.v1), ("/", .legacy)] {
             wsRouter.ws(RouterPath(path)) { request, _ in
-                await WebSocketAccess.shouldUpgrade(request, access: access)
+                WebSocketAccess.shouldUpgrade(request)
             } onUpgrade: { inbound, outbound, context in
                 if case .failure(let failure) = await WebSocketAccess.admit(context.request, access: access) {
                     let refusal = WebSocketEventWriter(outbound: outbound, dialect: dialect, logger: logger)
                     await refusal.write(.error(failure.error))
-                    await refusal.write(.sessionEnded(sessionID: "", reason: "unauthorized"))
-                    try? await outbound.close(.policyViolation, reason: "unauthorized")
+                    try? await outbound.close(WebSocketAccess.closeCode(failure), reason: failure.isForbidden ? "forbidden" : "unauthorized")
                     return
                 }
                 await serveSession(inbound, outbound, dialect)
@@ -130,14 +129,16 @@ public enum OrchestratorApp {
         }
         // The OpenAI Realtime API (docs/OPENAI_REALTIME.md), with the same session limit.
         wsRouter.ws("/v1/realtime") { request, _ in
-            await WebSocketAccess.shouldUpgrade(request, access: access)
+            WebSocketAccess.shouldUpgrade(request)
         } onUpgrade: { inbound, outbound, context in
             if case .failure(let failure) = await WebSocketAccess.admit(context.request, access: access) {
                 let dialect = RealtimeDialect(openAIBeta: context.request.headers[.init("OpenAI-Beta")!])
                 await RealtimeSession.refuse(
-                    outbound: outbound, error: RealtimeProtocolError(type: "invalid_request_error", code: "invalid_api_key", failure.error.message),
+                    outbound: outbound,
+                    error: RealtimeProtocolError(
+                        type: "invalid_request_error", code: failure.isForbidden ? "forbidden_origin" : "invalid_api_key", failure.error.message),
                     dialect: dialect)
-                try? await outbound.close(.policyViolation, reason: "unauthorized")
+                try? await outbound.close(WebSocketAccess.closeCode(failure), reason: failure.isForbidden ? "forbidden" : "unauthorized")
                 return
             }
             let id = UUID().uuidString.lowercased()
@@ -193,7 +194,7 @@ public enum OrchestratorApp {
 
     /// `server.host`, or loopback when no API key is configured and `security.insecure_public`
     /// is not set: an open server is never exposed by accident.
-    static func bindHost(_ configuration: DuplexConfiguration, logger: Logger) -> String {
+    public static func bindHost(_ configuration: DuplexConfiguration, logger: Logger) -> String {
         let host = configuration.server.host
         let security = configuration.security
         guard !security.requiresAuthentication else { return host }
