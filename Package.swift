@@ -317,6 +317,7 @@ let package = Package(
             dependencies: [
                 "DuplexSherpa", "DuplexWorker", "DuplexTesting", "DuplexCore", "DuplexDSP", "DuplexClient", "DuplexConfig",
                 "DuplexOrchestrator", "DuplexEngine", "DuplexConformance", "DuplexProto", "DuplexLLM", "DuplexRegistry", "DuplexCodecs", "DuplexWyoming",
+                "DuplexSecurity",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings,

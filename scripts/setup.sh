@@ -5,7 +5,8 @@
 #   scripts/setup.sh [--release]
 #
 # With DUPLEX_SETUP_TESTS=1 (scripts/test.sh sets it) it also installs what the tests
-# drive for real: redis-server, chromium and chromium-driver.
+# drive for real: redis-server, chromium and chromium-driver, openssl and curl (TLS tests),
+# iproute2 (network namespaces as other hosts).
 #
 # Idempotent: packages already installed and models already converted are skipped.
 set -euo pipefail
@@ -23,7 +24,7 @@ APT_PACKAGES=(
   python3 python3-venv
 )
 if [ "${DUPLEX_SETUP_TESTS:-0}" = 1 ]; then
-  APT_PACKAGES+=(redis-server chromium chromium-driver)
+  APT_PACKAGES+=(redis-server chromium chromium-driver openssl curl iproute2)
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -68,6 +68,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "(no new events for 2.5 s, nothing playing; default 12)")
     parser.add_argument("--max-frames-after-barge", type=int, default=DEFAULT_MAX_FRAMES_AFTER_BARGE)
     parser.add_argument("--window-size", default="1280,1150", help="browser window WIDTH,HEIGHT")
+    parser.add_argument("--accept-certificate", action="store_true",
+                        help="accept the server's self-signed certificate (as a person clicking through the warning)")
     parser.add_argument("--chromium", default="/usr/bin/chromium", help="Chromium binary")
     parser.add_argument("--chromedriver", default="/usr/bin/chromedriver", help="chromedriver binary")
     return parser.parse_args(argv)
@@ -100,6 +102,8 @@ def make_driver(args: argparse.Namespace):
         f"--window-size={args.window_size}",
     ):
         options.add_argument(flag)
+    if args.accept_certificate:
+        options.add_argument("--ignore-certificate-errors")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(options=options, service=Service(executable_path=args.chromedriver))
 
@@ -181,6 +185,8 @@ def run(args: argparse.Namespace) -> tuple[bool, dict]:
     try:
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": MIC_JS})
         driver.get(result["url"])
+        # getUserMedia needs a secure context: https, or http on localhost.
+        result["secureContext"] = driver.execute_script("return window.isSecureContext")
         while True:
             now = time.monotonic()
             elapsed = now - started

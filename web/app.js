@@ -1,7 +1,7 @@
 // Duplex browser client: wires the protocol connection, microphone capture, playback and UI.
 // Protocol: docs/WEBSOCKET_PROTOCOL.md. Counters for tests: window.duplexStats and #stats.
 
-import { DuplexConnection, defaultWebSocketURL, httpBaseOf } from "./protocol.js";
+import { DuplexConnection, defaultWebSocketURL, httpBaseOf, withToken } from "./protocol.js";
 import { Player } from "./audio-playback.js";
 import { MicCapture, CAPTURE_RATE, describeMicError } from "./audio-capture.js";
 import { ChatView, mergeReplyText } from "./chat.js";
@@ -10,6 +10,16 @@ import { TurnTracker, renderLatency } from "./latency.js";
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const wsURL = defaultWebSocketURL(location);
+
+// ---------- access token (docs/SECURITY.md) ----------
+// A server with API keys needs a key or an access token: from `?token=` in the page's URL,
+// the field in Settings, or the last one used here (localStorage).
+let accessToken = params.get("token") || localStorage.getItem("duplex.token") || "";
+if (params.get("token")) localStorage.setItem("duplex.token", accessToken);
+/** Headers for fetch() calls to the API. */
+function authHeaders() {
+  return accessToken ? { Authorization: `Bearer ${accessToken}` } : {};
+}
 
 // ---------- test counters ----------
 
@@ -74,7 +84,7 @@ mic.onEnded = () => {
   notify("The microphone stopped (the device was disconnected or access was revoked).", { title: "Microphone" });
 };
 
-const conn = new DuplexConnection(wsURL, {
+const conn = new DuplexConnection(withToken(wsURL, accessToken), {
   onState: onConnectionState,
   onMessage: onServerMessage,
   onAudio: onServerAudio,
@@ -170,6 +180,17 @@ function onConnectionState(state, info) {
       $("conn-text").textContent = "Disconnected";
       btn.textContent = "Connect";
       if (info.reason === "bad-url") notify(`The WebSocket URL is not valid: ${wsURL}`, { title: "Configuration" });
+      if (info.reason === "unauthorized") {
+        notify("This server needs an API key or access token: enter it under Settings → Access token, then Connect.", {
+          key: "connection", title: "Access token needed",
+        });
+        $("token-input")?.focus();
+      }
+      if (info.reason === "forbidden") {
+        notify("The server does not accept connections from this page's address (security.allowed_origins).", {
+          key: "connection", title: "Origin not allowed",
+        });
+      }
   }
   publish();
 }
@@ -737,7 +758,7 @@ async function loadModels() {
   if (!urls.includes(relative)) urls.push(relative);
   for (const url of urls) {
     try {
-      const response = await fetch(url, { cache: "no-store" });
+      const response = await fetch(url, { cache: "no-store", headers: authHeaders() });
       if (!response.ok) continue;
       const body = await response.json();
       if (!Array.isArray(body.models)) continue;
@@ -921,6 +942,15 @@ drawMeter();
 loadModels();
 publish();
 
+$("token-input").value = accessToken;
+$("token-input").addEventListener("change", () => {
+  accessToken = $("token-input").value.trim();
+  if (accessToken) localStorage.setItem("duplex.token", accessToken);
+  else localStorage.removeItem("duplex.token");
+  conn.url = withToken(wsURL, accessToken);
+  clearNotice("connection");
+  loadModels();
+});
 if (params.get("ptt") === "1") {
   $("mode-ptt").checked = true;
   setMicMode("ptt");

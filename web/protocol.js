@@ -12,6 +12,14 @@ export function defaultWebSocketURL(location) {
   return `${scheme}//${location.host}/ws`;
 }
 
+/** `url` with `?token=` set (or removed when the token is empty). */
+export function withToken(url, token) {
+  const parsed = new URL(url);
+  if (token) parsed.searchParams.set("token", token);
+  else parsed.searchParams.delete("token");
+  return parsed.href;
+}
+
 /** The HTTP base (scheme://host:port) of the server behind a WebSocket URL. */
 export function httpBaseOf(wsURL) {
   const url = new URL(wsURL);
@@ -95,6 +103,13 @@ export class DuplexConnection {
       this.sessionId = null;
       if (!this.wanted) {
         this.setState("disconnected");
+        return;
+      }
+      // 4401 / 4403: the server refused the credentials or this page's origin
+      // (docs/SECURITY.md). Retrying cannot help until the user changes the token.
+      if (event.code === 4401 || event.code === 4403) {
+        this.wanted = false;
+        this.setState("disconnected", { reason: event.code === 4401 ? "unauthorized" : "forbidden" });
         return;
       }
       const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)] * (1 + Math.random() * 0.25);

@@ -85,7 +85,8 @@ public enum TestServer {
             }
             guard let bound = try await port.next() else { throw DuplexError(.internal, "server did not start") }
             // Wait until the worker is ready (default model loaded).
-            if waitForWorker { try await waitUntilHealthy(port: bound, tls: config.server.tls != .off) }
+            let host = config.server.host == "0.0.0.0" || ServerSection.isLoopback(config.server.host) ? "127.0.0.1" : config.server.host
+            if waitForWorker { try await waitUntilHealthy(host: host, port: bound, tls: config.server.tls != .off) }
             let result = try await body(Handle(port: bound))
             group.cancelAll()
             return result
@@ -93,9 +94,9 @@ public enum TestServer {
     }
 
     /// Polls `/health` until it reports ok (at most ~20 s); over TLS through `curl -k`.
-    public static func waitUntilHealthy(port: Int, tls: Bool = false) async throws {
+    public static func waitUntilHealthy(host: String = "127.0.0.1", port: Int, tls: Bool = false) async throws {
         for _ in 0..<200 {
-            if let (data, _) = try? await (tls ? HTTP.getInsecureTLS("https://127.0.0.1:\(port)/health") : HTTP.get("http://127.0.0.1:\(port)/health")),
+            if let (data, _) = try? await (tls ? HTTP.getInsecureTLS("https://\(host):\(port)/health") : HTTP.get("http://\(host):\(port)/health")),
                 let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], json["status"] as? String == "ok"
             {
                 return

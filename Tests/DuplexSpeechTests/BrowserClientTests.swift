@@ -3,6 +3,7 @@ import DuplexCore
 import DuplexEngine
 import DuplexDSP
 import DuplexOrchestrator
+import DuplexSecurity
 import DuplexSherpa
 import DuplexTesting
 import Foundation
@@ -66,6 +67,60 @@ import Testing
         #expect(partials.count >= 2)
         #expect(endOfTurn["reason"] as? String != nil)
         #expect(FileManager.default.fileExists(atPath: screenshot))
+    }
+
+    /// A colleague on the LAN: the page over `--tls self-signed` with an API key, opened by
+    /// Chromium in another network namespace (another host, as far as the network goes) at
+    /// the server's non-loopback address, with the key in `?token=`. The certificate is
+    /// accepted as a person would click through the warning; the page then has a secure
+    /// context, gets its microphone and converses.
+    @Test func aBrowserOnAnotherHostConversesOverSelfSignedTLSWithAToken() async throws {
+        let python = "\(TestAssets.deps)/venv/bin/python"
+        for tool in [python, "/usr/bin/chromium", "/usr/bin/chromedriver", "/usr/sbin/ip"] {
+            try #require(FileManager.default.isExecutableFile(atPath: tool), "\(tool) is missing: run scripts/test.sh")
+        }
+        let namespace = try await NetworkNamespace.create(prefix: "dpxweb")
+        let speech = SpeechServices(
+            vadModel: TestAssets.sileroVAD, vadParameters: .preset(aggressiveness: 2), recognizer: try SpeechModels.whisper.get())
+        let question = try await SpeechInputTests.question("What time does the library open tomorrow?", rate: 16_000, leadingMs: 1000)
+        let micWAV = try Self.writeWAV(question + Data(count: 16_000 * 2 * 6))
+        let tlsDir = NSTemporaryDirectory() + "duplex-lan-tls-\(UUID().uuidString)"
+        let screenshot = NSTemporaryDirectory() + "duplex-lan-\(UUID().uuidString).png"
+        defer {
+            try? FileManager.default.removeItem(atPath: micWAV)
+            try? FileManager.default.removeItem(atPath: tlsDir)
+            try? FileManager.default.removeItem(atPath: screenshot)
+        }
+        let key = "dpx_lan-demo-key-0123456789abcdef"
+        var config = TestServer.configuration()
+        config.server.webDir = "\(TestAssets.repositoryRoot)/web"
+        config.server.host = namespace.hostAddress
+        config.server.tls = .selfSigned
+        config.server.tlsDir = tlsDir
+        config.security.apiKeys = [APIKeyStore.hash(key)]
+        let outcome: Result<ProgramRun.Result, any Error>
+        do {
+            outcome = .success(try await TestServer.with(config, speech: speech) { server in
+                // The generated certificate names the address the colleague uses.
+                let text = try await ProgramRun.run("/usr/bin/openssl", ["x509", "-in", tlsDir + "/cert.pem", "-noout", "-text"])
+                #expect(text.output.contains("IP Address:\(namespace.hostAddress)"))
+                return try await namespace.run(python, [
+                    "\(TestAssets.repositoryRoot)/tools/browser_e2e.py", "--url", "https://\(namespace.hostAddress):\(server.port)/?token=\(key)",
+                    "--mic-wav", micWAV, "--screenshot", screenshot, "--expect-words", "library,open", "--accept-certificate", "--timeout", "90",
+                ])
+            })
+        } catch {
+            outcome = .failure(error)
+        }
+        await namespace.remove()
+        let result = try outcome.get()
+        print("browser over LAN TLS: \(result.output)")
+        #expect(result.status == 0, "tools/browser_e2e.py failed: \(result.output) \(result.errors.suffix(2000))")
+        let line = result.output.split(separator: "\n").last.map(String.init) ?? ""
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(json["secureContext"] as? Bool == true)
+        #expect((json["micFramesSent"] as? Int ?? 0) > 50, "the page got its microphone: \(json)")
+        #expect((json["framesPlayed"] as? Int ?? 0) > 25)
     }
 
     private static func writeWAV(_ pcm: Data) throws -> String {
