@@ -259,6 +259,7 @@ let package = Package(
             dependencies: [
                 "DuplexCore", "DuplexDSP",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -272,6 +273,7 @@ let package = Package(
                 "DuplexCore", "DuplexDSP", "DuplexConfig", "DuplexWorker", "DuplexOrchestrator", "DuplexEngine", "DuplexConformance",
                 "DuplexClient", "DuplexProto", "DuplexSherpa", "DuplexEspeak", "DuplexRegistry", "DuplexRedis", "DuplexWyoming", "DuplexSecurity",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "GRPCInProcessTransport", package: "grpc-swift-2"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),

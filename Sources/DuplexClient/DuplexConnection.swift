@@ -3,6 +3,7 @@ import Foundation
 import HummingbirdWSClient
 import Logging
 import NIOCore
+import NIOSSL
 import NIOWebSocket
 
 /// A message received from the server, stamped with its arrival time.
@@ -52,13 +53,14 @@ public final class DuplexConnection: Sendable {
         self.inbox = inbox
     }
 
-    /// Connects, runs `body`, then closes the connection.
+    /// Connects, runs `body`, then closes the connection. A `wss://` URL uses `tls` (nil:
+    /// the system's trust roots).
     public static func connect<T: Sendable>(
-        url: String, logger: Logger, _ body: @escaping @Sendable (DuplexConnection) async throws -> T
+        url: String, tls: TLSConfiguration? = nil, logger: Logger, _ body: @escaping @Sendable (DuplexConnection) async throws -> T
     ) async throws -> T {
         let result = Locked<Result<T, any Error>?>(nil)
         _ = try await WebSocketClient.connect(
-            url: url, configuration: .init(maxFrameSize: 1 << 22, validateUTF8: true), logger: logger
+            url: url, configuration: .init(maxFrameSize: 1 << 22, validateUTF8: true), tlsConfiguration: tls, logger: logger
         ) { inbound, outbound, _ in
             let inbox = AsyncBoundedQueue<IncomingMessage>(capacity: 1 << 16)
             let connection = DuplexConnection(outbound: outbound, inbox: inbox)

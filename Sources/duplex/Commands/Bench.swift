@@ -4,6 +4,7 @@ import DuplexConfig
 import DuplexCore
 import DuplexWorker
 import Foundation
+import NIOSSL
 import Logging
 
 struct Bench: AsyncParsableCommand {
@@ -21,6 +22,12 @@ struct BenchTTS: AsyncParsableCommand {
 
     @Option(help: "Concurrent sessions (comma-separated list runs each).")
     var sessions = "1,4"
+
+    @Option(help: "With a wss:// URL: the CA certificate (PEM) that signed the server's certificate (default: the system's roots).")
+    var caFile: String?
+
+    @Option(help: "API key or access token, sent as `?token=` (docs/SECURITY.md).")
+    var token: String?
 
     @Option(help: "Replies per session.")
     var repeats = 5
@@ -63,6 +70,22 @@ struct BenchTTS: AsyncParsableCommand {
         if let health = try? await serverHealth() { print("server after: \(health)") }
         if localRtf { try await measureLocalRTF(counts: counts) }
         if comparePython { try comparePythonPiper() }
+    }
+
+    /// The client TLS configuration for `--ca-file`.
+    private func clientTLS() throws -> TLSConfiguration? {
+        guard let caFile else { return nil }
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        return tls
+    }
+
+    /// The URL with `?token=` (the WebSocket client sends no custom headers).
+    private func authorizedURL() throws -> String {
+        guard let token else { return url }
+        guard var components = URLComponents(string: url) else { throw ValidationError("--url is not a URL") }
+        components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "token", value: token)]
+        return components.string ?? url
     }
 
     /// Model, RSS and session count from the server's /health.
@@ -171,11 +194,13 @@ struct BenchTTS: AsyncParsableCommand {
     private func runRound(sessions: Int) async throws -> Round {
         let logger = Logger(label: "duplex.bench")
         let start = ContinuousClock.now
-        let (url, model, text, repeats) = (self.url, self.model, self.text, self.repeats)
+        let (model, text, repeats) = (self.model, self.text, self.repeats)
+        let tls = try clientTLS()
+        let authorized = try authorizedURL()
         var round = try await withThrowingTaskGroup(of: Round.self) { group in
             for _ in 0..<sessions {
                 group.addTask {
-                    try await DuplexConnection.connect(url: url, logger: logger) { connection in
+                    try await DuplexConnection.connect(url: authorized, tls: tls, logger: logger) { connection in
                         var partial = Round()
                         try await connection.startSession(model.map { ["model_id": $0] } ?? [:])
                         for _ in 0..<repeats {
