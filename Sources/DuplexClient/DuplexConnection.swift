@@ -188,9 +188,14 @@ public final class DuplexConnection: Sendable {
 
     /// Skips messages until one of the given type arrives.
     public func next(type: String) async throws -> IncomingMessage {
+        var lastError: String?
         while let message = try await next() {
             if message.type == type { return message }
+            if message.type == "error", let json = message.json {
+                lastError = "\(json["code"] ?? "?"): \(json["message"] ?? "")"
+            }
         }
-        throw DuplexError(.invalidState, "The server closed the connection before sending \(type).")
+        throw DuplexError(
+            .invalidState, "The server closed the connection before sending \(type)" + (lastError.map { " (its last error: \($0))" } ?? "") + ".")
     }
 }

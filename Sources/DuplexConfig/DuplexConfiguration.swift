@@ -116,7 +116,9 @@ public struct ServerSection: Sendable, Hashable {
         case "port": port = try f.int(0...65535)
         case "web_dir": webDir = try f.nonEmpty()
         case "tls":
-            guard let mode = TLSMode(rawValue: f.value.trimmingWhitespace().lowercased()) else {
+            let value = f.value.trimmingWhitespace().lowercased()
+            // YAML reads an unquoted `off` as false.
+            guard let mode = ["false", "no"].contains(value) ? .off : TLSMode(rawValue: value) else {
                 throw f.invalid("'\(f.value)' is not one of off, files, self-signed")
             }
             tls = mode
