@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Allowed: the server's own origin (the `Origin` names the host the request was sent to),
 /// `http(s)://localhost`, `127.0.0.1` and `[::1]` on any port, and the configured list
-/// (`*` allows all). A request without `Origin` is not from a browser page and passes: the
+/// (`*` allows all); `ws(s)://` origins, which some non-browser clients send, are judged
+/// alike. A request without `Origin` is not from a browser page and passes: the
 /// policy keeps a foreign page from driving a server through its visitor's browser.
 ///
 /// ```swift
@@ -32,14 +33,23 @@ public struct OriginPolicy: Sendable {
         // Same origin: the page was served by this server under the name it reached it by.
         if let host {
             let target = host.lowercased()
+            // A ws(s) origin is never a browser page's; such clients name the host they dial
+            // without its port (swift-websocket's WSClient): the host alone must match.
+            if parsed.scheme.hasPrefix("ws"), Self.hostPart(of: target) == parsed.host { return true }
             let withPort = parsed.port.map { "\(parsed.host):\($0)" } ?? parsed.host
             if target == withPort { return true }
             // A default port may be left out of one side.
-            let defaultPort = parsed.scheme == "https" ? 443 : 80
+            let defaultPort = parsed.scheme == "https" || parsed.scheme == "wss" ? 443 : 80
             if parsed.port == nil, target == "\(parsed.host):\(defaultPort)" { return true }
             if parsed.port == defaultPort, target == parsed.host { return true }
         }
         return false
+    }
+
+    /// `host[:port]` → host (IPv6 keeps its brackets).
+    private static func hostPart(of authority: String) -> String {
+        if authority.hasPrefix("["), let close = authority.firstIndex(of: "]") { return String(authority[...close]) }
+        return String(authority.split(separator: ":", maxSplits: 1).first ?? "")
     }
 
     private static func normalized(_ origin: String) -> String {
@@ -52,7 +62,9 @@ public struct OriginPolicy: Sendable {
     static func parse(_ origin: String) -> (scheme: String, host: String, port: Int?)? {
         guard let separator = origin.range(of: "://") else { return nil }
         let scheme = String(origin[..<separator.lowerBound])
-        guard scheme == "http" || scheme == "https" else { return nil }
+        // Browsers send the page's http(s) origin; some WebSocket clients (HummingbirdWSClient)
+        // send the ws(s) URL they connect to, which the same rules judge.
+        guard ["http", "https", "ws", "wss"].contains(scheme) else { return nil }
         let authority = origin[separator.upperBound...]
         guard !authority.isEmpty, !authority.contains("/"), !authority.contains("@") else { return nil }
         if authority.hasPrefix("[") {

@@ -163,6 +163,11 @@ import Testing
         ("null", "127.0.0.1:8080", false),
         ("file://", "127.0.0.1:8080", false),
         ("http://user@localhost", "127.0.0.1:8080", false),
+        ("ws://127.0.0.1", "127.0.0.1:8080", true),  // what HummingbirdWSClient sends
+        ("wss://demo.lan", "demo.lan:443", true),
+        ("wss://demo.lan", "demo.lan:8443", true),  // WSClient leaves the port out
+        ("wss://demo.lan", "other.lan:8443", false),
+        ("ws://evil.example", "127.0.0.1:8080", false),
     ])
     func theDefaultOriginPolicy(_ origin: String, _ host: String, _ allowed: Bool) {
         #expect(OriginPolicy(allowed: []).allows(origin: origin, host: host) == allowed)
