@@ -383,7 +383,7 @@ let package = Package(
             name: "DuplexIntegrationTests",
             dependencies: [
                 "DuplexOrchestrator", "DuplexEngine", "DuplexWorker", "DuplexClient", "DuplexTesting", "DuplexConfig", "DuplexCore", "DuplexRegistry",
-                "DuplexRedis", "DuplexConformance", "DuplexCodecs", "DuplexSecurity",
+                "DuplexRedis", "DuplexConformance", "DuplexCodecs", "DuplexSecurity", "DuplexProto",
             ],
             swiftSettings: swiftSettings,
             linkerSettings: sherpaLinkerSettings),

@@ -218,9 +218,20 @@ public struct WorkerSection: Sendable, Hashable {
     /// A new session is refused with `OVERLOADED` when the predicted wait for its first audio
     /// exceeds this (so the router picks another worker). 0 disables. Default 400 ms.
     public var firstAudioTargetMs = 400
+    /// PEM certificate chain of `duplex worker`'s gRPC port: TLS on when set (with
+    /// ``tlsKey``). Default empty (plaintext).
+    public var tlsCert = ""
+    /// PEM private key of ``tlsCert``. Default empty.
+    public var tlsKey = ""
+    /// PEM CA bundle: with it, only callers presenting a client certificate it signed are
+    /// served (mutual TLS). Default empty (no client certificate asked for).
+    public var tlsClientCA = ""
 
     mutating func set(_ f: inout ConfigField) throws(DuplexError) {
         switch f.key {
+        case "tls_cert": tlsCert = f.value.trimmingWhitespace()
+        case "tls_key": tlsKey = f.value.trimmingWhitespace()
+        case "tls_client_ca": tlsClientCA = f.value.trimmingWhitespace()
         case "name": name = try f.nonEmpty()
         case "host": host = try f.nonEmpty()
         case "port": port = try f.int(0...65535)
@@ -289,9 +300,19 @@ public struct OrchestratorSection: Sendable, Hashable {
     /// Every remote worker is probed (`GetCapabilities`) this often; one that fails is skipped
     /// until it answers again. Default 2000.
     public var healthCheckMs = 2000
+    /// PEM CA bundle that signed the workers' certificates: worker links use TLS when set
+    /// (the worker's certificate must name the host of its address). Default empty (plaintext).
+    public var tlsCA = ""
+    /// PEM client certificate presented to workers that require one (mutual TLS). Default empty.
+    public var tlsCert = ""
+    /// PEM private key of ``tlsCert``. Default empty.
+    public var tlsKey = ""
 
     mutating func set(_ f: inout ConfigField) throws(DuplexError) {
         switch f.key {
+        case "tls_ca": tlsCA = f.value.trimmingWhitespace()
+        case "tls_cert": tlsCert = f.value.trimmingWhitespace()
+        case "tls_key": tlsKey = f.value.trimmingWhitespace()
         case "workers":
             workers = try f.list(allowed: nil)
             for address in workers where (try? WorkerAddress(parsing: address)) == nil {

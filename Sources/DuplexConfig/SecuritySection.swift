@@ -29,6 +29,10 @@ public struct SecuritySection: Sendable, Hashable {
     /// Serve a non-loopback address without any API key. Default false: without keys the
     /// server binds to 127.0.0.1 whatever `server.host` says, and says so at start.
     public var insecurePublic = false
+    /// Shared token on the worker links: a worker with one refuses gRPC calls that do not
+    /// carry `authorization: Bearer <token>` (`UNAUTHENTICATED`), and the orchestrator and the
+    /// CLI send it. At least 16 characters. Default empty (workers serve any caller).
+    public var workerToken = ""
 
     /// The defaults.
     public init() {}
@@ -45,6 +49,9 @@ public struct SecuritySection: Sendable, Hashable {
         case "allowed_origins": allowedOrigins = try f.list(allowed: nil)
         case "metrics_require_key": metricsRequireKey = try f.bool()
         case "insecure_public": insecurePublic = try f.bool()
+        case "worker_token":
+            workerToken = f.value.trimmingWhitespace()
+            if !workerToken.isEmpty, workerToken.utf8.count < 16 { throw f.invalid("a worker token needs at least 16 characters") }
         default: throw f.unknownKey()
         }
     }
@@ -53,7 +60,7 @@ public struct SecuritySection: Sendable, Hashable {
 /// A value that must never be printed: its description is a placeholder.
 extension SecuritySection: CustomStringConvertible, CustomDebugStringConvertible {
     public var description: String {
-        "SecuritySection(api_keys: \(apiKeys.count) configured, token_secret: \(tokenSecret.isEmpty ? "random" : "set"), allowed_origins: \(allowedOrigins))"
+        "SecuritySection(api_keys: \(apiKeys.count) configured, token_secret: \(tokenSecret.isEmpty ? "random" : "set"), worker_token: \(workerToken.isEmpty ? "none" : "set"), allowed_origins: \(allowedOrigins))"
     }
     public var debugDescription: String { description }
 }

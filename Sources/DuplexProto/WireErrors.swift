@@ -15,6 +15,8 @@ extension DuplexError: RPCErrorConvertible {
         case .overloaded, .sessionLimit: .resourceExhausted
         case .workerUnavailable: .unavailable
         case .cancelled: .cancelled
+        case .unauthorized: .unauthenticated
+        case .forbidden: .permissionDenied
         default: .internalError
         }
     }
@@ -42,7 +44,8 @@ public enum WireErrors {
     ///
     /// A status carrying `duplex-error-code` keeps that code. Otherwise the transport's view
     /// decides: a worker that cannot be reached (`unavailable`, `deadlineExceeded`, `aborted`)
-    /// is `WORKER_UNAVAILABLE` (the caller may fail over); a cancelled call is `CANCELLED`; a
+    /// is `WORKER_UNAVAILABLE` (the caller may fail over), and so is one that refuses the
+    /// caller's credentials (`unauthenticated`, `permissionDenied`); a cancelled call is `CANCELLED`; a
     /// worker that answered with a failure (`unknown`, `internal`, …) is `SYNTHESIS_FAILED`,
     /// a bug to report rather than an outage to route around.
     public static func duplexError(_ error: any Error, worker: String) -> DuplexError {
@@ -59,6 +62,10 @@ public enum WireErrors {
             return DuplexError(.workerUnavailable, "Worker \(worker) is unavailable (\(rpc.code)): \(rpc.message). Retrying when it is back.", cause: rpc)
         case .cancelled:
             return DuplexError(.cancelled, "The call to worker \(worker) was cancelled: \(rpc.message)", cause: rpc)
+        case .unauthenticated, .permissionDenied:
+            // Not this caller's worker: route around it, and say which setting is wrong.
+            return DuplexError(
+                .workerUnavailable, "Worker \(worker) refused the call (\(rpc.code)): \(rpc.message) Check security.worker_token.", cause: rpc)
         case .notFound:
             return DuplexError(.unknownModel, rpc.message, cause: rpc)
         case .invalidArgument:

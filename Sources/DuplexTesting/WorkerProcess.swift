@@ -19,10 +19,11 @@ public final class WorkerProcess: @unchecked Sendable {
     /// Starts a worker with the given adapters on `port` (a free one if nil). Voice packs are
     /// read from `voicepacks` (none by default); prepared models go to `cacheDirectory`.
     /// With `registry`, the worker registers in that Redis (`redis://…`) as `name`, with a
-    /// `heartbeatMs` heartbeat and a `ttlMs` entry lifetime.
+    /// `heartbeatMs` heartbeat and a `ttlMs` entry lifetime. `arguments` adds flags.
     public convenience init(
         adapters: String = "sine,espeak", defaultModel: String = "espeak-en-us", port: Int? = nil, voicepacks: String? = nil,
-        cacheDirectory: String? = nil, registry: (url: String, name: String, heartbeatMs: Int, ttlMs: Int)? = nil
+        cacheDirectory: String? = nil, registry: (url: String, name: String, heartbeatMs: Int, ttlMs: Int)? = nil,
+        arguments extra: [String] = []
     ) throws {
         let port = try port ?? FreePort.find()
         var environment: [String: String] = [:]
@@ -34,7 +35,7 @@ public final class WorkerProcess: @unchecked Sendable {
             environment["DUPLEX_REGISTRY_HEARTBEAT_MS"] = "\(registry.heartbeatMs)"
             environment["DUPLEX_REGISTRY_TTL_MS"] = "\(registry.ttlMs)"
         }
-        try self.init(port: port, arguments: arguments, environment: environment)
+        try self.init(port: port, arguments: arguments + extra, environment: environment)
     }
 
     /// Starts `duplex serve` on a free port: all-in-one (espeak default), or routing to

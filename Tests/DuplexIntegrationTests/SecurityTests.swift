@@ -192,9 +192,11 @@ import Testing
             return certificates
         }
 
-        func issue(_ name: String) async throws {
+        /// A certificate for 127.0.0.1 and localhost signed by the CA; `usage` `clientAuth` for
+        /// a client certificate.
+        func issue(_ name: String, usage: String = "serverAuth") async throws {
             let extensions = directory.appendingPathComponent("\(name).ext")
-            try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n".write(to: extensions, atomically: true, encoding: .utf8)
+            try "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=\(usage)\n".write(to: extensions, atomically: true, encoding: .utf8)
             try await openssl([
                 "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=\(name)",
                 "-keyout", key(name), "-out", directory.appendingPathComponent("\(name).csr").path,

@@ -2,6 +2,9 @@ import DuplexConfig
 import DuplexCore
 import DuplexProto
 import GRPCCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRPCInProcessTransport
 import GRPCNIOTransportHTTP2
 import ServiceLifecycle
@@ -25,22 +28,35 @@ public final class WorkerConnection: Service, Sendable {
     /// longer runs would otherwise hold them forever).
     private let stopped = Atomic<Bool>(false)
 
-    /// Connects to a worker over HTTP/2 with plaintext (loopback or a trusted network).
-    public convenience init(address: WorkerAddress, timeout: Duration) throws {
+    /// Connects to a worker over HTTP/2: plaintext (loopback or a trusted network) or as
+    /// `link` says (TLS, a client certificate, the shared worker token).
+    public convenience init(address: WorkerAddress, timeout: Duration, link: WorkerLink = .plaintext) throws {
         let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: address.host, port: address.port),
-            transportSecurity: .plaintext,
+            target: Self.target(address),
+            transportSecurity: link.transportSecurity,
             config: .defaults {
                 $0.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
                 // Detect a worker host that vanished without closing the connection.
                 $0.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(5), allowWithoutCalls: true)
             })
-        self.init(transport: transport, address: address.description, timeout: timeout)
+        self.init(transport: transport, address: address.description, timeout: timeout, interceptors: link.interceptors)
+    }
+
+    /// An IP literal is connected to as such: a DNS target would put it in TLS's SNI, which
+    /// may not carry addresses (the certificate is then checked against the IP instead).
+    static func target(_ address: WorkerAddress) -> any ResolvableTarget {
+        let host = address.host.hasPrefix("[") && address.host.hasSuffix("]") ? String(address.host.dropFirst().dropLast()) : address.host
+        var v4 = in_addr(), v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(address: host, port: address.port) }
+        if inet_pton(AF_INET6, host, &v6) == 1 { return .ipv6(address: host, port: address.port) }
+        return .dns(host: host, port: address.port)
     }
 
     /// Connects through any client transport (e.g. `InProcessTransport.client`).
-    public init<Transport: ClientTransport>(transport: Transport, address: String, timeout: Duration) {
-        let client = GRPCClient(transport: transport)
+    public init<Transport: ClientTransport>(
+        transport: Transport, address: String, timeout: Duration, interceptors: [any ClientInterceptor] = []
+    ) {
+        let client = GRPCClient(transport: transport, interceptors: interceptors)
         self.tts = Duplex_Tts_V1_TTSService.Client(wrapping: client)
         self.runConnections = { try await client.runConnections() }
         self.stopConnections = { client.beginGracefulShutdown() }

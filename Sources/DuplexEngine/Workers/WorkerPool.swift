@@ -175,7 +175,9 @@ public final class WorkerPool: Sendable {
     }
 
     /// Registry mode: replaces the live set; returns the connections to start and to stop.
-    package func update(records: [WorkerRecord], timeout: Duration) -> (added: [WorkerConnection], removed: [WorkerConnection]) {
+    package func update(
+        records: [WorkerRecord], timeout: Duration, link: WorkerLink = .plaintext
+    ) -> (added: [WorkerConnection], removed: [WorkerConnection]) {
         state.withLock { state in
             var byAddress: [String: WorkerRecord] = [:]
             for record in records { byAddress[record.address] = record }
@@ -184,7 +186,7 @@ public final class WorkerPool: Sendable {
             state.connections.removeAll { byAddress[$0.address] == nil }
             var added: [WorkerConnection] = []
             for address in byAddress.keys.sorted() where !state.connections.contains(where: { $0.address == address }) {
-                guard let parsed = try? WorkerAddress(parsing: address), let connection = try? WorkerConnection(address: parsed, timeout: timeout) else {
+                guard let parsed = try? WorkerAddress(parsing: address), let connection = try? WorkerConnection(address: parsed, timeout: timeout, link: link) else {
                     continue
                 }
                 state.connections.append(connection)

@@ -11,13 +11,15 @@ public struct RegistryPoolService: Service {
     let pool: WorkerPool
     let watcher: RegistryWatcher
     let timeout: Duration
+    let link: WorkerLink
     let logger: Logger
 
-    /// Creates the service.
-    public init(pool: WorkerPool, watcher: RegistryWatcher, timeout: Duration, logger: Logger) {
+    /// Creates the service; `link` is how new workers are reached (TLS, token).
+    public init(pool: WorkerPool, watcher: RegistryWatcher, timeout: Duration, link: WorkerLink = .plaintext, logger: Logger) {
         self.pool = pool
         self.watcher = watcher
         self.timeout = timeout
+        self.link = link
         self.logger = logger
     }
 
@@ -26,7 +28,7 @@ public struct RegistryPoolService: Service {
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await watcher.run() }
             for await records in watcher.changes().cancelOnGracefulShutdown() {
-                let (added, removed) = pool.update(records: records, timeout: timeout)
+                let (added, removed) = pool.update(records: records, timeout: timeout, link: link)
                 for connection in removed {
                     logger.notice("worker left the registry", metadata: ["worker.address": "\(connection.address)"])
                     connection.shutdown()

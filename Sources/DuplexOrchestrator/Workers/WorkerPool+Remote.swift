@@ -12,6 +12,7 @@ extension WorkerPool {
     /// - Throws: ``DuplexError`` (`invalidConfiguration`) for a bad worker address or Redis URL.
     public static func remote(_ configuration: DuplexConfiguration, logger: Logger) throws(DuplexError) -> (WorkerPool, [any Service])? {
         let timeout = Duration.milliseconds(configuration.orchestrator.workerTimeoutMs)
+        let link = WorkerLink(configuration)
         if !configuration.registry.redisURL.isEmpty {
             let watcher: RegistryWatcher
             do {
@@ -21,7 +22,7 @@ extension WorkerPool {
             }
             let pool = WorkerPool(routing: configuration.routing)
             return (pool, [
-                RegistryPoolService(pool: pool, watcher: watcher, timeout: timeout, logger: logger),
+                RegistryPoolService(pool: pool, watcher: watcher, timeout: timeout, link: link, logger: logger),
                 WorkerHealthService(pool: pool, interval: .milliseconds(configuration.orchestrator.healthCheckMs)),
             ])
         }
@@ -29,7 +30,7 @@ extension WorkerPool {
         var connections: [WorkerConnection] = []
         for address in configuration.orchestrator.workers {
             do {
-                connections.append(try WorkerConnection(address: WorkerAddress(parsing: address), timeout: timeout))
+                connections.append(try WorkerConnection(address: WorkerAddress(parsing: address), timeout: timeout, link: link))
             } catch {
                 throw DuplexError.wrap(error, as: .invalidConfiguration, "orchestrator.workers: cannot use '\(address)'.")
             }

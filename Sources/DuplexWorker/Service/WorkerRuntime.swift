@@ -69,11 +69,12 @@ public struct WorkerServerService<Transport: ServerTransport>: Service {
     private let runtime: WorkerRuntime
     private let logger: Logger
 
-    /// Creates the service.
-    public init(transport: Transport, runtime: WorkerRuntime, logger: Logger) {
+    /// Creates the service; `interceptors` see every call first (``WorkerAccess``).
+    public init(transport: Transport, runtime: WorkerRuntime, interceptors: [any ServerInterceptor] = [], logger: Logger) {
         // The ABI under both service names: `duplex.tts.v1.TTSService` and the original
         // project's `tts.TTSService` (the same handlers; docs/LEGACY_CLIENTS.md).
-        self.server = GRPCServer(transport: transport, services: [runtime.service, LegacyTTSService(runtime.service)])
+        self.server = GRPCServer(
+            transport: transport, services: [runtime.service, LegacyTTSService(runtime.service)], interceptors: interceptors)
         self.runtime = runtime
         self.logger = logger
     }

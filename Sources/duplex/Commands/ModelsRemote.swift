@@ -12,7 +12,11 @@ enum RemoteWorker {
         _ address: String, timeout: Duration = .seconds(120),
         _ body: @escaping @Sendable (WorkerConnection) async throws -> T
     ) async throws -> T {
-        let connection = try WorkerConnection(address: WorkerAddress(parsing: address), timeout: timeout)
+        // The link (TLS, the shared worker token) as `duplex serve` would use it: from
+        // configs/duplex.yaml and DUPLEX_* variables.
+        let link = (try? ConfigurationLoader.load(file: nil, environment: ProcessInfo.processInfo.environment, overrides: []))
+            .map(WorkerLink.init) ?? .plaintext
+        let connection = try WorkerConnection(address: WorkerAddress(parsing: address), timeout: timeout, link: link)
         return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask {
                 try await connection.run()

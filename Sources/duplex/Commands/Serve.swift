@@ -60,6 +60,9 @@ struct Serve: AsyncParsableCommand {
     @Flag(help: "Serve a non-loopback address without API keys (security.insecure_public).")
     var insecurePublic = false
 
+    @Option(help: "Shared token sent to remote workers on every call (security.worker_token).")
+    var workerToken: String?
+
     func run() async throws {
         let config = try options.load([
             ("server", "host", host), ("server", "port", port.map { "\($0)" }),
@@ -68,7 +71,7 @@ struct Serve: AsyncParsableCommand {
             ("wyoming", "port", wyomingPort.map { "\($0)" }), ("wyoming", "enabled", wyomingPort.map { _ in "true" }),
             ("server", "tls_cert", tlsCert), ("server", "tls_key", tlsKey), ("server", "tls", tls),
             ("server", "http_redirect_port", httpRedirectPort.map { "\($0)" }),
-            ("security", "insecure_public", insecurePublic ? "true" : nil),
+            ("security", "insecure_public", insecurePublic ? "true" : nil), ("security", "worker_token", workerToken),
         ] + modelManager.overrides, appending: [("security", "api_keys", apiKey)])
         LoggingSetup.bootstrap(level: config.logging.level, format: config.logging.format)
         let logger = Logger(label: "duplex.serve")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import inspect
 import logging
@@ -34,6 +35,8 @@ def make_parser(description: str = "A Duplex TTS worker (duplex.tts.v1 over gRPC
                    help="threads model code runs on (default 1; more only for thread-safe models)")
     g.add_argument("--drain-timeout-s", type=float, default=d.drain_timeout,
                    help=f"on SIGTERM, how long running syntheses may finish (default {d.drain_timeout:g})")
+    g.add_argument("--worker-token", default=os.environ.get("DUPLEX_SECURITY_WORKER_TOKEN", ""),
+                   help="require this shared token on every call (default $DUPLEX_SECURITY_WORKER_TOKEN)")
     g.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     m = p.add_argument_group("models")
     m.add_argument("--default-model", default="", help="model for sessions that name none (default: the first)")
@@ -63,7 +66,7 @@ def config_from_args(args: argparse.Namespace) -> WorkerConfig:
         ttl_ms=args.ttl_ms, resident_cap=args.resident_cap, max_parallel_loads=args.max_parallel_loads,
         warmup=not args.no_warmup, loudness=args.loudness, loudness_target=args.loudness_target,
         redis_url=args.redis, redis_prefix=args.redis_prefix, advertise=args.advertise,
-        heartbeat_ms=args.heartbeat_ms, registry_ttl_ms=args.registry_ttl_ms)
+        heartbeat_ms=args.heartbeat_ms, registry_ttl_ms=args.registry_ttl_ms, worker_token=args.worker_token)
 
 
 def serve(models: ModelSource, argv: Optional[Sequence[str]] = None, *,

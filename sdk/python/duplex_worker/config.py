@@ -22,6 +22,7 @@ class WorkerConfig:
     inference_threads: int = 1           #: threads model code runs on (1: models need not be thread-safe)
     max_synthesis_characters: int = 1_000_000  #: more text in one Synthesize is TEXT_TOO_LONG
     drain_timeout: float = 10.0          #: seconds running syntheses get to finish on SIGTERM
+    worker_token: str = ""               #: shared token every call must carry (security.worker_token); empty: none
 
     # -- model manager ---------------------------------------------------------------------
     default_model: str = ""              #: empty: the first model of the catalog
@@ -62,6 +63,7 @@ class WorkerConfig:
             (self.heartbeat_ms >= 10, "heartbeat_ms must be >= 10"),
             (self.effective_registry_ttl_ms > self.heartbeat_ms, "registry_ttl_ms must be greater than heartbeat_ms"),
             (self.drain_timeout >= 0, "drain_timeout must be >= 0"),
+            (not self.worker_token or len(self.worker_token) >= 16, "worker_token needs at least 16 characters"),
         ]
         for ok, message in checks:
             if not ok:

@@ -4,6 +4,7 @@ the graceful drain on SIGTERM/SIGINT."""
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
 import socket
@@ -84,7 +85,8 @@ class Worker:
         default = self.service.default_model_id
         if config.keep_default and default:
             policy.pinned = {default}
-        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        interceptors = [_TokenInterceptor(config.worker_token)] if config.worker_token else []
+        self.server = grpc.aio.server(options=[("grpc.so_reuseport", 0)], interceptors=interceptors)
         self.service.add_to_server(self.server)
         self.port = self.server.add_insecure_port(f"{config.host}:{config.port}")
         await self.server.start()
@@ -217,3 +219,32 @@ class Worker:
             "started_at": self.started_at,
             "ready": snapshot.ready,
         }
+
+
+class _TokenInterceptor(grpc.aio.ServerInterceptor):
+    """Refuses calls without ``authorization: Bearer <worker_token>`` with UNAUTHENTICATED,
+    as the Swift worker does (docs/SECURITY.md)."""
+
+    def __init__(self, token: str):
+        self._expected = f"Bearer {token}".encode()
+
+    async def intercept_service(self, continuation, handler_call_details):
+        presented = dict(handler_call_details.invocation_metadata or ()).get("authorization", "")
+        if hmac.compare_digest(presented.encode(), self._expected):
+            return await continuation(handler_call_details)
+        message = ("This worker requires the shared worker token (security.worker_token) as `authorization: Bearer <token>`."
+                   if not presented else "The worker token is wrong (security.worker_token).")
+
+        async def refuse(request_or_iterator, context):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, message)
+
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        if handler.request_streaming and handler.response_streaming:
+            return grpc.stream_stream_rpc_method_handler(refuse)
+        if handler.request_streaming:
+            return grpc.stream_unary_rpc_method_handler(refuse)
+        if handler.response_streaming:
+            return grpc.unary_stream_rpc_method_handler(refuse)
+        return grpc.unary_unary_rpc_method_handler(refuse)
