@@ -35,6 +35,8 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var reconnectInitialDelay: Duration
     /// The longest delay between reconnect attempts. Default 2 s.
     public var reconnectMaximumDelay: Duration
+    /// TLS (`rediss://`), or `nil` for plain TCP. Default `nil`.
+    public var tls: RedisTLS?
 
     /// Creates a configuration; every parameter has the documented default.
     public init(
@@ -61,24 +63,40 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         self.reconnectMaximumDelay = reconnectMaximumDelay
     }
 
-    /// Parses `redis://[[user]:password@]host[:port][/db]`.
+    /// Parses `redis://[[user]:password@]host[:port][/db]`, or `rediss://…` for TLS with
+    /// optional query parameters (redis-py's names): `ssl_ca_certs` (PEM CA bundle; default the
+    /// system's roots), `ssl_certfile` and `ssl_keyfile` (a client certificate, for servers with
+    /// `tls-auth-clients yes`).
     ///
     /// User name and password may be percent-encoded. Timeouts and pool size keep their defaults.
-    /// - Throws: ``RedisError/Code/unsupported`` for `rediss://` (TLS is not supported yet),
-    ///   ``RedisError/Code/invalidConfiguration`` for anything else that is not a valid Redis URL.
+    /// - Throws: ``RedisError/Code/invalidConfiguration`` for anything that is not a valid Redis URL.
     public init(url: String) throws(RedisError) {
         guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased() else {
             throw RedisError(.invalidConfiguration, "'\(Self.redacted(url))' is not a URL; expected redis://[:password@]host[:port][/db].")
         }
+        self.init()
         switch scheme {
         case "redis":
             break
         case "rediss":
-            throw RedisError(.unsupported, "TLS not supported yet: use a redis:// URL (plain TCP) or a TLS-terminating proxy.")
+            var tls = RedisTLS()
+            for item in components.queryItems ?? [] {
+                let value = item.value ?? ""
+                switch item.name {
+                case "ssl_ca_certs": tls.caFile = value
+                case "ssl_certfile": tls.certificateFile = value
+                case "ssl_keyfile": tls.keyFile = value
+                default:
+                    throw RedisError(.invalidConfiguration, "Unknown Redis URL parameter '\(item.name)'; known: ssl_ca_certs, ssl_certfile, ssl_keyfile.")
+                }
+            }
+            guard (tls.certificateFile == nil) == (tls.keyFile == nil) else {
+                throw RedisError(.invalidConfiguration, "ssl_certfile and ssl_keyfile go together in the Redis URL.")
+            }
+            self.tls = tls
         default:
-            throw RedisError(.invalidConfiguration, "Unsupported URL scheme '\(scheme)'; expected redis://[:password@]host[:port][/db].")
+            throw RedisError(.invalidConfiguration, "Unsupported URL scheme '\(scheme)'; expected redis://[:password@]host[:port][/db] or rediss://….")
         }
-        self.init()
         var host = components.host ?? ""
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         guard !host.isEmpty else {
@@ -124,7 +142,7 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
         case (let user, _?): credentials = "\(user ?? ""):***@"
         }
         let hostPart = host.contains(":") ? "[\(host)]" : host
-        return "redis://\(credentials)\(hostPart):\(port)/\(database)"
+        return "\(tls == nil ? "redis" : "rediss")://\(credentials)\(hostPart):\(port)/\(database)"
     }
 
     private static func redacted(_ url: String) -> String {
@@ -133,5 +151,22 @@ public struct RedisConfiguration: Sendable, Hashable, CustomStringConvertible {
             return url
         }
         return url.replacingCharacters(in: schemeEnd.upperBound..<at.lowerBound, with: "***")
+    }
+}
+
+/// TLS settings of a Redis connection (`rediss://`).
+public struct RedisTLS: Sendable, Hashable {
+    /// PEM CA bundle the server's certificate must chain to; `nil`: the system's roots.
+    public var caFile: String?
+    /// PEM client certificate chain, for servers that require one.
+    public var certificateFile: String?
+    /// PEM private key of ``certificateFile``.
+    public var keyFile: String?
+
+    /// Creates the settings.
+    public init(caFile: String? = nil, certificateFile: String? = nil, keyFile: String? = nil) {
+        self.caFile = caFile
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
     }
 }

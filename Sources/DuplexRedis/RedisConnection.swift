@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// One connection to Redis: a single NIO channel with pipelining.
 ///
@@ -67,12 +68,26 @@ public final class RedisConnection: Sendable {
     static func make(configuration: RedisConfiguration, eventLoop: any EventLoop) -> EventLoopFuture<RedisConnection> {
         let commandTimeout = TimeAmount(configuration.commandTimeout)
         let endpoint = "\(configuration.host):\(configuration.port)"
+        var tls: (context: NIOSSLContext, hostname: String?)?
+        if let settings = configuration.tls {
+            do {
+                tls = (try settings.context(), Self.isIPAddress(configuration.host) ? nil : configuration.host)
+            } catch {
+                return eventLoop.makeFailedFuture(error)
+            }
+        }
+        let handshakeTLS = tls
         return ClientBootstrap(group: eventLoop)
             .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
             .channelOption(ChannelOptions.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls = handshakeTLS {
+                        // An IP address is not a valid SNI name; the certificate is then checked
+                        // against the address itself.
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.hostname))
+                    }
                     try channel.pipeline.syncOperations.addHandlers(
                         ByteToMessageHandler(RESPDecoder()),
                         RedisCommandHandler(commandTimeout: commandTimeout))
@@ -91,6 +106,10 @@ public final class RedisConnection: Sendable {
                         return channel.eventLoop.makeFailedFuture(error)
                     }
             }
+    }
+
+    static func isIPAddress(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
     private func handshake() -> EventLoopFuture<Void> {
@@ -150,6 +169,28 @@ public final class RedisConnection: Sendable {
             return try await future.get()
         } catch {
             throw RedisError.wrapping(error, as: .connectionClosed, "The connection to Redis failed.")
+        }
+    }
+}
+
+extension RedisTLS {
+    /// The client TLS context: full verification against ``caFile`` (or the system's roots),
+    /// with the client certificate when one is configured.
+    /// - Throws: ``RedisError/Code/invalidConfiguration`` naming a file that does not load.
+    func context() throws(RedisError) -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        do {
+            if let caFile { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) }
+            if let certificateFile, let keyFile {
+                configuration.certificateChain = try NIOSSLCertificate.fromPEMFile(certificateFile).map { .certificate($0) }
+                configuration.privateKey = .privateKey(try NIOSSLPrivateKey(file: keyFile, format: .pem))
+            }
+            return try NIOSSLContext(configuration: configuration)
+        } catch {
+            throw RedisError(
+                .invalidConfiguration,
+                "The Redis TLS files do not load (ssl_ca_certs \(caFile ?? "-"), ssl_certfile \(certificateFile ?? "-"), ssl_keyfile \(keyFile ?? "-")): \(error)",
+                cause: error)
         }
     }
 }

@@ -69,12 +69,13 @@ public func eventually<T: Sendable>(
 
 extension RedisServerProcess {
     /// Polls this server's registry (`duplex` prefix) until `condition` holds on the live
-    /// workers; returns them, or throws ``ConditionNotMet`` after `seconds`.
+    /// workers (through `url`, default ``url``); returns them, or throws ``ConditionNotMet``
+    /// after `seconds`.
     @discardableResult
     public func waitForRegistry(
-        seconds: Double = 30, _ what: String, _ condition: @escaping ([WorkerRecord]) -> Bool
+        seconds: Double = 30, _ what: String, url: String? = nil, _ condition: @escaping ([WorkerRecord]) -> Bool
     ) async throws -> [WorkerRecord] {
-        let configuration = RegistryConfiguration(redisURL: url)
+        let configuration = RegistryConfiguration(redisURL: url ?? self.url)
         var workers: [WorkerRecord] = []
         do {
             try await waitUntil(what, seconds: seconds) {

@@ -25,14 +25,19 @@ public final class RedisServerProcess: Sendable {
 
     public let port: Int
     let password: String?
+    let extraArguments: [String]
+    /// Whether the port speaks TLS only (``start(password:tls:aclUsers:)``).
+    public let usesTLS: Bool
     private let directory: URL
     // Process is not Sendable; every access goes through the mutex.
     private let process = Mutex<Process?>(nil)
 
-    private init(port: Int, password: String?, directory: URL) {
+    private init(port: Int, password: String?, directory: URL, extraArguments: [String] = [], usesTLS: Bool = false) {
         self.port = port
         self.password = password
         self.directory = directory
+        self.extraArguments = extraArguments
+        self.usesTLS = usesTLS
     }
 
     deinit {
@@ -47,13 +52,27 @@ public final class RedisServerProcess: Sendable {
     }
 
     /// Starts a server on a free port and waits until it accepts connections.
-    public static func start(password: String? = nil) async throws -> RedisServerProcess {
+    /// - Parameters:
+    ///   - tls: PEM files: the port then speaks TLS only (client certificates optional, checked
+    ///     against `ca` when presented).
+    ///   - aclUsers: ACL rules, one `--user` line each (e.g. `"duplex on >secret ~duplex:* &* +@all"`).
+    public static func start(
+        password: String? = nil, tls: (certificate: String, key: String, ca: String)? = nil, aclUsers: [String] = []
+    ) async throws -> RedisServerProcess {
         var lastError: (any Error)?
         // Another process may grab the free port between probing and binding: retry on a new one.
         for _ in 0..<5 {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("duplex-registry-redis-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            let server = RedisServerProcess(port: try freeLoopbackPort(), password: password, directory: directory)
+            let port = try freeLoopbackPort()
+            var extra = aclUsers.flatMap { ["--user"] + $0.split(separator: " ").map(String.init) }
+            if let tls {
+                extra += [
+                    "--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.certificate, "--tls-key-file", tls.key,
+                    "--tls-ca-cert-file", tls.ca, "--tls-auth-clients", "optional",
+                ]
+            }
+            let server = RedisServerProcess(port: port, password: password, directory: directory, extraArguments: extra, usesTLS: tls != nil)
             do {
                 try await server.launch()
                 return server
@@ -134,7 +153,7 @@ public final class RedisServerProcess: Sendable {
             "--dir", directory.path, "--daemonize", "no",
         ]
         if let password { arguments += ["--requirepass", password] }
-        process.arguments = arguments
+        process.arguments = arguments + extraArguments  // later options win
         let log = directory.appendingPathComponent("redis.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let logHandle = try FileHandle(forWritingTo: log)

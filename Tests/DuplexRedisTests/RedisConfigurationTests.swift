@@ -38,13 +38,25 @@ struct RedisConfigurationTests {
         #expect(configuration.port == 7000)
     }
 
-    @Test("rediss:// is a typed unsupported error")
-    func tlsUnsupported() {
+    @Test("rediss:// turns TLS on, with redis-py's file parameters")
+    func tlsURL() throws {
+        let plain = try RedisConfiguration(url: "rediss://duplex:pw@cache.internal:6380/1")
+        #expect(plain.tls == RedisTLS())
+        #expect(plain.username == "duplex" && plain.password == "pw" && plain.database == 1)
+        #expect(plain.description == "rediss://duplex:***@cache.internal:6380/1")
+        let files = try RedisConfiguration(url: "rediss://127.0.0.1:6380?ssl_ca_certs=/ca.pem&ssl_certfile=/c.pem&ssl_keyfile=/k.pem")
+        #expect(files.tls == RedisTLS(caFile: "/ca.pem", certificateFile: "/c.pem", keyFile: "/k.pem"))
+        #expect(try RedisConfiguration(url: "redis://127.0.0.1").tls == nil)
+    }
+
+    @Test("bad rediss:// parameters are typed errors", arguments: [
+        "rediss://h?ssl_certfile=/c.pem", "rediss://h?ssl_verify=none", "redis+tls://h",
+    ])
+    func tlsInvalid(_ url: String) {
         #expect {
-            try RedisConfiguration(url: "rediss://localhost:6380")
+            try RedisConfiguration(url: url)
         } throws: { error in
-            let error = error as? RedisError
-            return error?.code == .unsupported && error?.message.contains("TLS not supported yet") == true
+            (error as? RedisError)?.code == .invalidConfiguration
         }
     }
 
