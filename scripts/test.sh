@@ -13,4 +13,8 @@ echo "==> running tests"
 set +e
 swift test --skip-build 2>&1 | grep --line-buffered -vE "HummingbirdCore\] (Server shutdown error|Waiting on child channel)"
 rc=${PIPESTATUS[0]}
+echo "==> live fuzz (alone: it saturates the machine for ~2 minutes)"
+DUPLEX_LIVE_FUZZ=1 swift test --skip-build --filter LiveFuzzTests 2>&1 | grep --line-buffered -vE "HummingbirdCore\] (Server shutdown error|Waiting on child channel)"
+fuzz_rc=${PIPESTATUS[0]}
+[ "$rc" = 0 ] && rc=$fuzz_rc
 exit "$rc"
