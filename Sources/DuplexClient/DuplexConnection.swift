@@ -58,6 +58,15 @@ public final class DuplexConnection: Sendable {
     public static func connect<T: Sendable>(
         url: String, tls: TLSConfiguration? = nil, logger: Logger, _ body: @escaping @Sendable (DuplexConnection) async throws -> T
     ) async throws -> T {
+        // The WebSocket client always sends the URL's host as TLS SNI, which may not be an
+        // IP address: say so plainly instead of failing inside the handshake.
+        if url.lowercased().hasPrefix("wss://"), let host = URL(string: url)?.host,
+            host.first == "[" || host.allSatisfy({ $0.isNumber || $0 == "." }) || host.contains(":")
+        {
+            throw DuplexError(
+                .invalidConfiguration,
+                "Use a host name in wss:// URLs (e.g. wss://localhost:\(URL(string: url)?.port ?? 443)/ws), not the address \(host): the TLS client checks the certificate against a name.")
+        }
         let result = Locked<Result<T, any Error>?>(nil)
         _ = try await WebSocketClient.connect(
             url: url, configuration: .init(maxFrameSize: 1 << 22, validateUTF8: true), tlsConfiguration: tls, logger: logger
