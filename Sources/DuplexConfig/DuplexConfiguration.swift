@@ -41,6 +41,8 @@ public struct DuplexConfiguration: Sendable, Hashable {
     public var wyoming = WyomingSection()
     /// Authentication, access tokens and allowed browser origins.
     public var security = SecuritySection()
+    /// Per-key limits: sessions, messages, audio and LLM tokens.
+    public var quotas = QuotasSection()
 
     /// The defaults.
     public init() {}
@@ -70,12 +72,13 @@ public struct DuplexConfiguration: Sendable, Hashable {
         case "openai": try openai.set(&field)
         case "wyoming": try wyoming.set(&field)
         case "security": try security.set(&field)
+        case "quotas": try quotas.set(&field)
         default: throw field.unknownSection()
         }
     }
 
     /// The section names, in documentation order.
-    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "openai", "wyoming", "security", "logging"]
+    public static let sections = ["server", "limits", "worker", "model_manager", "orchestrator", "audio", "vad", "asr", "turn", "input", "conversation", "llm", "registry", "routing", "openai", "wyoming", "security", "quotas", "logging"]
 }
 
 /// `server:` — the orchestrator's HTTP and WebSocket listener.

@@ -11,6 +11,16 @@ public enum Principal: Sendable, Hashable, CustomStringConvertible {
     /// An access token; its subject (a key identity for tokens this server minted).
     case token(subject: String)
 
+    /// The key whose budget (`quotas:`) the principal draws on: its key's label, the subject
+    /// of a token (for tokens minted here, the key it was minted for), or `open`.
+    public var account: String {
+        switch self {
+        case .open: "open"
+        case .key(let identity): identity.id
+        case .token(let subject): subject
+        }
+    }
+
     /// A label safe for logs and metrics (`open`, `key-1a2b3c4d`, `token:key-1a2b3c4d`).
     public var description: String {
         switch self {

@@ -75,6 +75,7 @@ public final class EngineHarness: Sendable {
     public static func run(
         workers: [ScriptedWorker] = [ScriptedWorker(name: "w1")], configuration: SessionConfiguration = configuration,
         speech: ScriptedSpeech = ScriptedSpeech(), responder: ScriptedResponder = ScriptedResponder(), sessionID: String = "s1",
+        quota: (@Sendable (ManualClock) -> KeyQuota)? = nil,
         _ body: @escaping @Sendable (EngineHarness) async throws -> Void
     ) async throws {
         var logger = Logger(label: "duplex.engine-test")
@@ -98,7 +99,7 @@ public final class EngineHarness: Sendable {
             sessionID: sessionID, input: continuation)
         let engine = SessionEngine(
             id: sessionID, configuration: configuration, pool: pool, speech: speech, responder: responder, clock: clock,
-            logger: logger, probe: probe)
+            logger: logger, probe: probe, quota: quota?(clock))
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (server, connection) in zip(servers, connections) {
                 group.addTask { try await server.serve() }

@@ -41,6 +41,8 @@ public final class ScriptedWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtoco
         public var admissions: [String] = []
         /// EndSession calls.
         public var endSessions = 0
+        /// The `duplex-tenant` metadata of each Synthesize call (nil when absent), in order.
+        public var tenants: [String?] = []
         /// LoadModel calls.
         public var loads: [String] = []
         /// Models and whether they are resident.
@@ -230,6 +232,18 @@ public final class ScriptedWorker: Duplex_Tts_V1_TTSService.SimpleServiceProtoco
         request: RPCAsyncSequence<Duplex_Tts_V1_TextChunk, any Error>, response: RPCWriter<Duplex_Tts_V1_AudioFrame>, context: ServerContext
     ) async throws {
         try await withRPCCancellationAsTaskCancellation { try await self.run(request: request, response: response) }
+    }
+
+    /// Records the call's `duplex-tenant`, then runs it as ``synthesize(request:response:context:)``.
+    public func synthesize(
+        request: StreamingServerRequest<Duplex_Tts_V1_TextChunk>, context: ServerContext
+    ) async throws -> StreamingServerResponse<Duplex_Tts_V1_AudioFrame> {
+        let tenant: String? = request.metadata[stringValues: "duplex-tenant"].first { _ in true }.map { String($0) }
+        state.update { $0.tenants.append(tenant) }
+        return StreamingServerResponse { writer in
+            try await self.synthesize(request: request.messages, response: writer, context: context)
+            return [:]
+        }
     }
 
     private func run(request: RPCAsyncSequence<Duplex_Tts_V1_TextChunk, any Error>, response: RPCWriter<Duplex_Tts_V1_AudioFrame>) async throws {

@@ -267,4 +267,50 @@ extension DeadlineQueue {
         #expect(held.firstAudio == [57, 57])
         #expect(unheld.firstAudio.max()! > 57)
     }
+
+    @Test func oneKeysFloodOfFirstClausesDoesNotMakeAnotherKeyWaitBehindAllOfIt() {
+        // Key A asks for eight replies at once; key B's one arrives a moment later. On two
+        // threads, B's first clause runs as soon as a thread frees, not ninth.
+        var queue = DeadlineQueue<Instant>(threadBudget: 2, aheadWindow: ms(1000))
+        for id in UInt64(1)...8 { queue.enqueue(id: id, urgency: .now, now: t0, tenant: "key-a") }
+        queue.enqueue(id: 9, urgency: .now, now: at(1), tenant: "key-b")
+        var order: [UInt64] = []
+        var now = at(2)
+        var runningIDs: [UInt64] = []
+        while true {
+            while case .run(let id, _) = queue.next(now: now) {
+                order.append(id)
+                runningIDs.append(id)
+            }
+            guard !runningIDs.isEmpty else { break }
+            // Calls finish in start order, 100 ms each.
+            now = now.advanced(by: ms(100))
+            queue.finished(id: runningIDs.removeFirst())
+        }
+        #expect(order.count == 9)
+        #expect(order.firstIndex(of: 9) == 1)  // B ran beside A's first call
+        #expect(order.filter { $0 != 9 } == Array(1...8))  // A's own replies keep their order
+    }
+
+    @Test func lateJobsAlternateBetweenTenantsAndUntenantedWorkKeepsEarliestDeadlineFirst() {
+        var queue = DeadlineQueue<Instant>(threadBudget: 1, aheadWindow: ms(1000))
+        for id in UInt64(1)...3 { queue.enqueue(id: id, urgency: .now, now: t0, tenant: "key-a") }
+        for id in UInt64(4)...6 { queue.enqueue(id: id, urgency: .now, now: at(1), tenant: "key-b") }
+        var order: [UInt64] = []
+        while case .run(let id, _) = queue.next(now: at(5)) {
+            order.append(id)
+            queue.finished(id: id)
+        }
+        #expect(order == [1, 4, 2, 5, 3, 6])
+        // Without tenants (one key, or none configured): plain earliest deadline first.
+        var plain = DeadlineQueue<Instant>(threadBudget: 1, aheadWindow: ms(1000))
+        for id in UInt64(1)...3 { plain.enqueue(id: id, urgency: .now, now: at(Int(id))) }
+        plain.enqueue(id: 4, urgency: .paced(slack: ms(500)), now: t0)
+        var plainOrder: [UInt64] = []
+        while case .run(let id, _) = plain.next(now: at(10)) {
+            plainOrder.append(id)
+            plain.finished(id: id)
+        }
+        #expect(plainOrder == [1, 2, 3, 4])
+    }
 }

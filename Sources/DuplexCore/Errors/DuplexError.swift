@@ -57,6 +57,9 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
         public static let unauthorized = Code("UNAUTHORIZED")
         /// The request is not allowed (e.g. from a browser origin the server does not trust).
         public static let forbidden = Code("FORBIDDEN")
+        /// A per-key quota is used up (`quotas:`): sessions, messages per second, audio
+        /// seconds or LLM tokens per minute. ``DuplexError/retryAfterMs`` says when to retry.
+        public static let rateLimited = Code("RATE_LIMITED")
 
         /// All known codes, for mapping wire strings back to codes.
         public static let all: [Code] = [
@@ -64,7 +67,7 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
             .workerUnavailable, .synthesisFailed, .sessionLimit, .sessionNotFound,
             .modelLoadFailed, .modelInUse, .invalidVoicePack, .invalidConfiguration,
             .invalidState, .io, .overloaded, .internal, .responderFailed, .cancelled,
-            .unauthorized, .forbidden,
+            .unauthorized, .forbidden, .rateLimited,
         ]
 
         /// Maps a wire string back to a code; unknown strings are kept as they are.
@@ -79,12 +82,15 @@ public struct DuplexError: Error, Sendable, CustomStringConvertible {
     public var message: String
     /// The underlying error, if any.
     public var cause: (any Error)?
+    /// When a retry may succeed, in ms from now (``Code/rateLimited``); nil when unknown.
+    public var retryAfterMs: Int?
 
     /// Creates an error.
-    public init(_ code: Code, _ message: String, cause: (any Error)? = nil) {
+    public init(_ code: Code, _ message: String, cause: (any Error)? = nil, retryAfterMs: Int? = nil) {
         self.code = code
         self.message = message
         self.cause = cause
+        self.retryAfterMs = retryAfterMs
     }
 
     /// `error` itself when it is a ``DuplexError``; otherwise a new error with `code` and

@@ -27,6 +27,11 @@ public enum InferenceUrgency: Sendable, Hashable {
 ///   calls have the higher throughput). An unpaced job runs wide only when no paced job is
 ///   queued or running. ``Width/wide`` and ``Width/narrow`` fix the width instead (for
 ///   comparison: `wide` runs one call at a time on every thread).
+/// - **Fair between tenants when late**: among ready jobs already past their deadline (a
+///   reply's first clause is due at once), the tenant with the fewest calls running goes
+///   first, then the one that started a call least recently; so one API key that floods a
+///   worker with replies cannot make another key's first clause wait behind all of them.
+///   Within a tenant, and for jobs not yet due, earliest deadline first.
 public struct DeadlineQueue<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration, Instant: Sendable {
     /// A waiting job.
     public struct Entry: Sendable, Equatable {
@@ -36,6 +41,9 @@ public struct DeadlineQueue<Instant: InstantProtocol>: Sendable where Instant.Du
         public var deadline: Instant?
         /// When it was queued.
         public var enqueued: Instant
+        /// Whose job it is (the client's API key, from `duplex-tenant`); nil: nobody's in
+        /// particular (one group of its own).
+        public var tenant: String? = nil
     }
 
     /// What the executor should do next.
@@ -66,7 +74,10 @@ public struct DeadlineQueue<Instant: InstantProtocol>: Sendable where Instant.Du
     public let width: Width
     private var paced: [Entry] = []
     private var unpaced: [Entry] = []
-    private var running: [UInt64: (threads: Int, paced: Bool)] = [:]
+    private var running: [UInt64: (threads: Int, paced: Bool, tenant: String?)] = [:]
+    /// The sequence number of each tenant's last started call (round robin among equals).
+    private var lastStart: [String: UInt64] = [:]
+    private var starts: UInt64 = 0
 
     /// Creates an empty queue.
     public init(threadBudget: Int, aheadWindow: Duration, width: Width = .adaptive) {
@@ -84,10 +95,11 @@ public struct DeadlineQueue<Instant: InstantProtocol>: Sendable where Instant.Du
     public var threadsInUse: Int { running.values.reduce(0) { $0 + $1.threads } }
 
     /// Queues a job.
-    public mutating func enqueue(id: UInt64, urgency: InferenceUrgency, now: Instant) {
+    /// - Parameter tenant: whose job it is (fairness between API keys); nil for none.
+    public mutating func enqueue(id: UInt64, urgency: InferenceUrgency, now: Instant, tenant: String? = nil) {
         switch urgency {
-        case .paced(let slack): paced.append(Entry(id: id, deadline: now.advanced(by: max(slack, .zero)), enqueued: now))
-        case .unpaced: unpaced.append(Entry(id: id, deadline: nil, enqueued: now))
+        case .paced(let slack): paced.append(Entry(id: id, deadline: now.advanced(by: max(slack, .zero)), enqueued: now, tenant: tenant))
+        case .unpaced: unpaced.append(Entry(id: id, deadline: nil, enqueued: now, tenant: tenant))
         }
     }
 
@@ -125,7 +137,9 @@ public struct DeadlineQueue<Instant: InstantProtocol>: Sendable where Instant.Du
         let free = threadBudget - threadsInUse
         guard free >= 1, width != .wide || free == threadBudget else { return .idle }
         let ready = paced.indices.filter { isReady(paced[$0], now: now) }
-        if let index = ready.min(by: { earlier(paced[$0], paced[$1]) }) {
+        let late = ready.filter { paced[$0].deadline.map { $0 <= now } ?? false }
+        let pick = late.count > 1 ? fairest(late) : ready.min(by: { earlier(paced[$0], paced[$1]) })
+        if let index = pick {
             // Alone (nothing else ready, nothing running): wide. Otherwise one thread each.
             let alone = ready.count == 1 && running.isEmpty
             return start(paced.remove(at: index), threads: threads(alone: alone, free: free), isPaced: true)
@@ -139,6 +153,21 @@ public struct DeadlineQueue<Instant: InstantProtocol>: Sendable where Instant.Du
             return .wait(until: due.advanced(by: .zero - aheadWindow))
         }
         return .idle
+    }
+
+    /// Of late jobs: the tenant with the fewest running calls, then the least recently
+    /// served, then the earliest deadline.
+    private func fairest(_ indices: [Int]) -> Int? {
+        var runningByTenant: [String: Int] = [:]
+        for job in running.values { runningByTenant[job.tenant ?? "", default: 0] += 1 }
+        func rank(_ entry: Entry) -> (Int, UInt64) {
+            let tenant = entry.tenant ?? ""
+            return (runningByTenant[tenant] ?? 0, lastStart[tenant] ?? 0)
+        }
+        return indices.min { a, b in
+            let (ra, rb) = (rank(paced[a]), rank(paced[b]))
+            return ra != rb ? ra < rb : earlier(paced[a], paced[b])
+        }
     }
 
     private func threads(alone: Bool, free: Int) -> Int {
@@ -160,7 +189,14 @@ public struct DeadlineQueue<Instant: InstantProtocol>: Sendable where Instant.Du
     }
 
     private mutating func start(_ entry: Entry, threads: Int, isPaced: Bool) -> Decision {
-        running[entry.id] = (threads, isPaced)
+        running[entry.id] = (threads, isPaced, entry.tenant)
+        starts += 1
+        lastStart[entry.tenant ?? ""] = starts
+        if lastStart.count > 4096 {
+            // Forget tenants with nothing queued or running (workers take any tenant name).
+            let active = Set(paced.map { $0.tenant ?? "" } + unpaced.map { $0.tenant ?? "" } + running.values.map { $0.tenant ?? "" })
+            lastStart = lastStart.filter { active.contains($0.key) }
+        }
         return .run(id: entry.id, threads: threads)
     }
 }

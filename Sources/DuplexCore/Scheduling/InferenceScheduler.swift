@@ -123,9 +123,10 @@ public final class InferenceScheduler: Sendable {
     ///   - urgency: when the result is needed.
     ///   - measured: false for work that is not an inference call (loading a model), which
     ///     then does not count in the call-cost figures.
+    ///   - tenant: whose call it is (the client's API key), for fairness between keys.
     ///   - body: the call; its ``InferenceLane`` says how many threads it may use.
     public func run<T: Sendable>(
-        _ urgency: InferenceUrgency, measured: Bool = true, _ body: @escaping @Sendable (InferenceLane) throws -> T
+        _ urgency: InferenceUrgency, measured: Bool = true, tenant: String? = nil, _ body: @escaping @Sendable (InferenceLane) throws -> T
     ) async throws -> T {
         try Task.checkCancellation()
         let id = state.withLock { s -> UInt64 in
@@ -141,7 +142,7 @@ public final class InferenceScheduler: Sendable {
                     if s.cancelled.remove(id) != nil { return .cancelled }
                     guard !s.shuttingDown, s.queue.waitingCount < queueCapacity else { return .full }
                     s.jobs[id] = job
-                    s.queue.enqueue(id: id, urgency: urgency, now: clock.now)
+                    s.queue.enqueue(id: id, urgency: urgency, now: clock.now, tenant: tenant)
                     return .queued
                 }
                 switch admission {

@@ -30,6 +30,8 @@ public protocol Responder: Sendable {
     func reply(to history: [HistoryMessage], instructions: String) -> AsyncThrowingStream<String, any Error>
     /// Whether the responder follows instructions (an LLM does; the echo cannot).
     var followsInstructions: Bool { get }
+    /// Whether its replies cost LLM tokens (`quotas.llm_tokens_per_min` applies).
+    var spendsTokens: Bool { get }
 }
 
 extension Responder {
@@ -40,6 +42,9 @@ extension Responder {
 
     /// Responders without a prompt ignore instructions.
     public var followsInstructions: Bool { false }
+
+    /// Responders that follow instructions are LLMs, which spend tokens.
+    public var spendsTokens: Bool { followsInstructions }
 }
 
 /// Speaks back what the user said (the default; works offline).

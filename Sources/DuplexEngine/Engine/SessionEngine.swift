@@ -32,15 +32,20 @@ public struct SessionEngine<C: Clock & Sendable>: Sendable where C.Duration == D
     let clock: C
     let logger: Logger
     let probe: SessionProbe?
+    /// The budget of the client's API key (nil: no limits).
+    public let quota: KeyQuota?
 
     /// Creates the engine for one session.
     /// - Parameters:
     ///   - speech: the VAD and ASR for conversation mode (nil: text only).
     ///   - clock: the clock every timeout and measurement uses (tests inject a manual one).
     ///   - probe: live counters for tests and diagnostics.
+    ///   - quota: the budget of the client's API key (`quotas:`): audio input, reply audio and
+    ///     LLM tokens are checked against it, and its key is the tenant workers schedule
+    ///     fairly. Nil: no limits.
     public init(
         id: String, configuration: SessionConfiguration, pool: WorkerPool, speech: (any SpeechRecognition)?,
-        responder: any Responder, clock: C, logger: Logger, probe: SessionProbe? = nil
+        responder: any Responder, clock: C, logger: Logger, probe: SessionProbe? = nil, quota: KeyQuota? = nil
     ) {
         self.id = id
         self.configuration = configuration
@@ -52,6 +57,7 @@ public struct SessionEngine<C: Clock & Sendable>: Sendable where C.Duration == D
         logger[metadataKey: "session.id"] = "\(id)"
         self.logger = logger
         self.probe = probe
+        self.quota = quota
     }
 
     /// Serves the session until `input` ends (or the calling task is cancelled), then tears

@@ -115,7 +115,10 @@ extension Session {
             let text = Locked("")
             let failure = Locked<DuplexError?>(nil)
             let limit = configuration.limits.maxQueuedReplies
-            if !request.cancel.isFired, !Task.isCancelled {
+            let metered = responder.spendsTokens ? quota : nil
+            if let refusal = metered?.admitLLM() {
+                failure.withLock { $0 = refusal }
+            } else if !request.cancel.isFired, !Task.isCancelled {
                 _ = await withCancellation(on: request.cancel) {
                     do {
                         let pieces = if let instructions { self.responder.reply(to: history, instructions: instructions) } else { self.responder.reply(to: history) }
@@ -139,6 +142,10 @@ extension Session {
             }
             reply.finishText()
             let full = text.value
+            if let metered, failure.value?.code != .rateLimited {
+                let prompt = history.reduce(instructions?.count ?? 0) { $0 + $1.text.count }
+                metered.chargeLLM(tokens: KeyQuota.estimatedTokens(characters: prompt + full.count))
+            }
             let cancelled = request.cancel.isFired || Task.isCancelled
             let recorded = machine.withLock { $0.generationEnded(reply, fullText: full) }
             if let error = failure.value {

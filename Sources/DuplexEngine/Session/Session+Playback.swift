@@ -42,7 +42,12 @@ extension Session {
             return
         }
         var reason = ReplyEndReason.completed
-        var failure: DuplexError?
+        var failure: DuplexError? = quota?.admitAudioOut()
+        if failure != nil {
+            // Over the key's audio budget: the reply ends before it speaks.
+            reason = .error
+            _ = reply.stop(.client)
+        }
         var excluded: Set<String> = []
         var resume: ReplyTranscript.ResumePoint?
         var next: WorkerBinding?
@@ -117,7 +122,8 @@ extension Session {
             if case .bargeIn = stopped { await reply.bargeInAnnounced.wait() }
         }
         if let failure { await output.write(.error(failure)) }
-        await output.write(.replyEnded(turnID: reply.turnID, frames: reply.framesSent, reason: reason, lateFrames: reply.lateFrames))
+        quota?.chargeAudioOut(seconds: Double(reply.framesSent) * 0.02)
+        await output.write(.replyEnded(turnID: reply.turnID, frames: reply.framesSent, reason: failure != nil ? .error : reason, lateFrames: reply.lateFrames))
         machine.withLock { $0.replyDidEnd(reply) }
     }
 
@@ -162,6 +168,13 @@ extension Session {
         var last: Duration?
     }
 
+    /// Names the client's key as the synthesis's tenant (`duplex-tenant`), so a worker's
+    /// inference scheduler shares its cores fairly between keys (docs/ABI.md).
+    var tenantMetadata: Metadata {
+        guard let quota else { return [:] }
+        return ["duplex-tenant": .string(quota.key)]
+    }
+
     /// The `Synthesize` call.
     private func stream(
         _ reply: Reply, to worker: WorkerConnection, synthesisID: String, resume: ReplyTranscript.ResumePoint?,
@@ -171,7 +184,7 @@ extension Session {
         let skip = Locked(resume?.heardFrames ?? 0)
         do {
             try worker.checkRunning()
-            let end = try await worker.tts.synthesize(options: worker.streamOptions, requestProducer: { writer in
+            let end = try await worker.tts.synthesize(metadata: tenantMetadata, options: worker.streamOptions, requestProducer: { writer in
                 var sequence: UInt64 = 0
                 func chunk(_ text: String, final: Bool) -> Duplex_Tts_V1_TextChunk {
                     sequence += 1

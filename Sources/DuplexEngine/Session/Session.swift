@@ -22,6 +22,12 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
     let probe: SessionProbe?
     let output: Output
     let metrics = SessionMetrics.shared
+    /// The client key's budget (nil: no limits).
+    let quota: KeyQuota?
+    /// The microphone's sample rate (`start.input_sample_rate`), for charging audio seconds.
+    let inputSampleRate = Atomic<Int>(16_000)
+    /// When the client was last told its audio input is over quota (one notice a second).
+    let audioQuotaNotice = Mutex<Duration?>(nil)
 
     /// The session's state (see ``SessionMachine``).
     let machine: Mutex<SessionMachine>
@@ -44,6 +50,7 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
         origin = engine.clock.now
         logger = engine.logger
         probe = engine.probe
+        quota = engine.quota
         self.output = output
         replies = AsyncBoundedQueue(capacity: engine.configuration.limits.maxQueuedReplies)
         machine = Mutex(SessionMachine(
@@ -75,6 +82,17 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
             }
             guard let listener else {
                 await output.write(.error(DuplexError(.invalidMessage, "Binary audio input is only accepted in conversation mode.")))
+                return
+            }
+            if let quota, let refusal = quota.takeAudioIn(seconds: Double(pcm.count / 2) / Double(inputSampleRate.load(ordering: .relaxed))) {
+                // Dropped; the client hears about it once a second, not once a chunk.
+                let at = now
+                let notify = audioQuotaNotice.withLock { last in
+                    guard last.map({ at - $0 >= .seconds(1) }) ?? true else { return false }
+                    last = at
+                    return true
+                }
+                if notify { await output.write(.error(refusal)) }
                 return
             }
             // The VAD runs here, in order, on its own executor (about 0.1 ms a window): the
@@ -124,8 +142,9 @@ final class Session<C: Clock & Sendable, Output: SessionOutput>: Sendable where 
                 return
             }
             do throws(DuplexError) {
-                let listener = try speech.makeListener(
-                    inputSampleRate: options.inputSampleRate ?? 16_000, partialTranscripts: options.partialTranscripts ?? false)
+                let rate = options.inputSampleRate ?? 16_000
+                let listener = try speech.makeListener(inputSampleRate: rate, partialTranscripts: options.partialTranscripts ?? false)
+                inputSampleRate.store(rate, ordering: .relaxed)
                 machine.withLock { $0.input = .microphone(listener) }
             } catch {
                 await output.write(.error(error))

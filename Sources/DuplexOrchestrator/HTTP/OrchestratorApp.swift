@@ -27,13 +27,15 @@ public enum OrchestratorApp {
     ///   - probe: live counters of every session (tests, diagnostics).
     ///   - access: the access rules (nil: built from `security:`; tests pass one with their
     ///     own clock).
+    ///   - quotas: the per-key budgets (nil: built from `quotas:`; tests pass one with their
+    ///     own clock).
     ///   - onListening: called with the bound port once the server runs (useful with port 0).
     /// - Throws: ``DuplexError`` (`invalidConfiguration`) for a bad `conversation:`, `llm:`,
     ///   `security:` or `server:` TLS setting, naming the key.
     public static func make(
         configuration: DuplexConfiguration, pool: WorkerPool, registry: PrometheusCollectorRegistry,
         logger: Logger, services: [any Service] = [], speech: (any SpeechRecognition)? = nil, probe: SessionProbe? = nil,
-        access: AccessControl? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+        access: AccessControl? = nil, quotas: QuotaBook? = nil, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws(DuplexError) -> some ApplicationProtocol {
         let sessions = SessionCounter()
         let limits = configuration.limits
@@ -41,6 +43,7 @@ public enum OrchestratorApp {
         let sessionConfiguration = SessionConfiguration(configuration)
         try configuration.server.validate()
         let access = if let access { access } else { try await AccessControl(configuration.security) }
+        let quotas = quotas ?? QuotaBook(limits: configuration.quotas)
         var services = services
 
         let router = Router()
@@ -80,7 +83,8 @@ public enum OrchestratorApp {
         OpenAIAudioRoutes(
             settings: configuration.openai, catalog: VoiceCatalog(pool: pool, settings: configuration.openai),
             synthesis: SpeechSynthesis(pool: pool, configuration: sessionConfiguration, responder: responder, logger: logger, probe: probe),
-            transcriber: speech as? any FileTranscriber, sessions: sessions, maxSessions: limits.maxSessions, logger: logger
+            transcriber: speech as? any FileTranscriber, sessions: sessions, maxSessions: limits.maxSessions, access: access, quotas: quotas,
+            logger: logger
         ).register(on: router)
         // The browser client (web/), or a short page pointing at the docs when it is missing.
         if FileManager.default.fileExists(atPath: configuration.server.webDir + "/index.html") {
@@ -95,7 +99,8 @@ public enum OrchestratorApp {
 
         let wsRouter = Router(context: BasicWebSocketRequestContext.self)
         // One session per connection, in the endpoint's dialect.
-        let serveSession: @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, WebSocketDialect) async -> Void = { inbound, outbound, dialect in
+        let serveSession: @Sendable (WebSocketInboundStream, WebSocketOutboundWriter, WebSocketDialect, Principal) async -> Void = {
+            inbound, outbound, dialect, principal in
             let id = UUID().uuidString.lowercased()
             let count = sessions.enter()
             defer { sessions.leave() }
@@ -105,9 +110,19 @@ public enum OrchestratorApp {
                 await refusal.write(.sessionEnded(sessionID: id, reason: "session_limit"))
                 return
             }
+            let lease: QuotaLease
+            do throws(DuplexError) {
+                lease = try quotas.openSession(for: principal.account)
+            } catch {
+                let refusal = WebSocketEventWriter(outbound: outbound, dialect: dialect, logger: logger)
+                await refusal.write(.error(error))
+                await refusal.write(.sessionEnded(sessionID: id, reason: "rate_limited"))
+                return
+            }
+            defer { lease.close() }
             let engine = SessionEngine(
                 id: id, configuration: sessionConfiguration, pool: pool, speech: speech, responder: responder,
-                clock: ContinuousClock(), logger: logger, probe: probe)
+                clock: ContinuousClock(), logger: logger, probe: probe, quota: lease.quota)
             logger.info("session started", metadata: ["session.id": "\(id)", "session.dialect": "\(dialect.rawValue)"])
             await WebSocketSession.serve(inbound: inbound, outbound: outbound, engine: engine, limits: limits, dialect: dialect, logger: logger)
             logger.info("session ended", metadata: ["session.id": "\(id)"])
@@ -118,20 +133,22 @@ public enum OrchestratorApp {
             wsRouter.ws(RouterPath(path)) { request, _ in
                 WebSocketAccess.shouldUpgrade(request)
             } onUpgrade: { inbound, outbound, context in
-                if case .failure(let failure) = await WebSocketAccess.admit(context.request, access: access) {
+                switch await WebSocketAccess.admit(context.request, access: access) {
+                case .failure(let failure):
                     let refusal = WebSocketEventWriter(outbound: outbound, dialect: dialect, logger: logger)
                     await refusal.write(.error(failure.error))
                     try? await outbound.close(WebSocketAccess.closeCode(failure), reason: failure.isForbidden ? "forbidden" : "unauthorized")
-                    return
+                case .success(let principal):
+                    await serveSession(inbound, outbound, dialect, principal)
                 }
-                await serveSession(inbound, outbound, dialect)
             }
         }
         // The OpenAI Realtime API (docs/OPENAI_REALTIME.md), with the same session limit.
         wsRouter.ws("/v1/realtime") { request, _ in
             WebSocketAccess.shouldUpgrade(request)
         } onUpgrade: { inbound, outbound, context in
-            if case .failure(let failure) = await WebSocketAccess.admit(context.request, access: access) {
+            let admission = await WebSocketAccess.admit(context.request, access: access)
+            if case .failure(let failure) = admission {
                 let dialect = RealtimeDialect(openAIBeta: context.request.headers[.init("OpenAI-Beta")!])
                 await RealtimeSession.refuse(
                     outbound: outbound,
@@ -154,9 +171,17 @@ public enum OrchestratorApp {
                     dialect: dialect)
                 return
             }
+            let lease: QuotaLease
+            do throws(DuplexError) {
+                lease = try quotas.openSession(for: ((try? admission.get()) ?? .open).account)
+            } catch {
+                await RealtimeSession.refuse(outbound: outbound, error: RealtimeProtocolError(error), dialect: dialect)
+                return
+            }
+            defer { lease.close() }
             let engine = SessionEngine(
                 id: id, configuration: sessionConfiguration, pool: pool, speech: speech, responder: responder,
-                clock: ContinuousClock(), logger: logger, probe: probe)
+                clock: ContinuousClock(), logger: logger, probe: probe, quota: lease.quota)
             let model = context.request.uri.queryParameters.get("model") ?? "duplex"
             logger.info("realtime session started", metadata: ["session.id": "\(id)"])
             await RealtimeSession.serve(

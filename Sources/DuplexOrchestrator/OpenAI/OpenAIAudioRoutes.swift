@@ -3,6 +3,7 @@ import DuplexConfig
 import DuplexCore
 import DuplexDSP
 import DuplexEngine
+import DuplexSecurity
 import Foundation
 import Hummingbird
 import Logging
@@ -31,6 +32,10 @@ struct OpenAIAudioRoutes: Sendable {
     /// Every protocol's sessions: a speech request is one while it speaks.
     let sessions: SessionCounter
     let maxSessions: Int
+    /// Who each request comes from (its key's quota).
+    let access: AccessControl
+    /// The per-key budgets.
+    let quotas: QuotaBook
     /// Decodes and resamples uploads (seconds of CPU for a long file: never on the event loop
     /// or the cooperative pool).
     let decoder = BlockingExecutor(name: "upload-decode", threads: 1, queueCapacity: 16)
@@ -40,6 +45,13 @@ struct OpenAIAudioRoutes: Sendable {
         router.post("/v1/audio/speech") { request, _ in await speech(request) }
         router.get("/v1/audio/voices") { _, _ in await voices() }
         router.post("/v1/audio/transcriptions") { request, _ in await transcriptions(request) }
+    }
+
+    /// The quota of the request's key (the access middleware already admitted it).
+    func quota(of request: Request) async -> KeyQuota {
+        let principal = try? await access.authenticate(
+            authorization: request.headers[.authorization], queryToken: request.uri.queryParameters.get("token"))
+        return quotas.quota(for: (principal ?? .open).account)
     }
 
     // MARK: Speech
@@ -70,21 +82,36 @@ struct OpenAIAudioRoutes: Sendable {
         guard sessions.current < maxSessions else {
             return OpenAIError(DuplexError(.sessionLimit, "The server already has \(maxSessions) sessions (limits.max_sessions); try again later.")).response
         }
+        // The key's budget: a session while it speaks, and reply audio left.
+        let lease: QuotaLease
+        do throws(DuplexError) {
+            lease = try quotas.openSession(for: await quota(of: request).key)
+        } catch {
+            return OpenAIError(error).response
+        }
+        if let refusal = lease.quota.admitAudioOut() {
+            lease.close()
+            return OpenAIError(refusal).response
+        }
         let contentType = speech.sse ? "text/event-stream" : speech.format.contentType
         return Response(
             status: .ok,
             headers: [.contentType: contentType, .accessControlAllowOrigin: "*", .cacheControl: "no-cache"],
             body: ResponseBody { writer in
                 _ = sessions.enter()
-                defer { sessions.leave() }
-                try await Self.stream(speech, modelID: modelID, synthesis: synthesis, to: &writer, logger: logger)
+                defer {
+                    sessions.leave()
+                    lease.close()
+                }
+                try await Self.stream(speech, modelID: modelID, synthesis: synthesis, quota: lease.quota, to: &writer, logger: logger)
             })
     }
 
     /// Synthesizes and writes the response body as the audio is made: each burst of frames
     /// is resampled to 24 kHz, encoded and written as soon as nothing else is waiting.
     static func stream(
-        _ speech: SpeechRequest, modelID: String?, synthesis: SpeechSynthesis, to writer: inout any ResponseBodyWriter, logger: Logger
+        _ speech: SpeechRequest, modelID: String?, synthesis: SpeechSynthesis, quota: KeyQuota? = nil, to writer: inout any ResponseBodyWriter,
+        logger: Logger
     ) async throws {
         let chunks = AsyncBoundedQueue<SpeechSynthesis.Chunk>(capacity: 16)
         let rate = encodingRate(speech.format)
@@ -114,7 +141,7 @@ struct OpenAIAudioRoutes: Sendable {
         }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await synthesis.run(text: speech.input, modelID: modelID, speed: speech.workerSpeed, into: chunks) }
+            group.addTask { await synthesis.run(text: speech.input, modelID: modelID, speed: speech.workerSpeed, quota: quota, into: chunks) }
             do {
                 while let chunk = try await chunks.next() {
                     switch chunk {
@@ -229,6 +256,19 @@ struct OpenAIAudioRoutes: Sendable {
                 "The server's Whisper model is English-only; language '\(language)' cannot be transcribed (omit it or use 'en').",
                 param: "language", code: "unsupported_language").response
         }
+        // The key's budget: a session while it transcribes, audio input left (the upload's
+        // length is charged once decoded).
+        let lease: QuotaLease
+        do throws(DuplexError) {
+            lease = try quotas.openSession(for: await quota(of: request).key)
+            if let refusal = lease.quota.admitAudioIn() {
+                lease.close()
+                throw refusal
+            }
+        } catch {
+            return OpenAIError(error).response
+        }
+        defer { if !form.stream { lease.close() } }
         let audio: (samples: [Float], duration: Double)
         do {
             let maxSeconds = Double(settings.maxAudioSeconds)
@@ -240,12 +280,14 @@ struct OpenAIAudioRoutes: Sendable {
             let failure = DuplexError.wrap(error, as: .invalidAudio, "The file could not be decoded.")
             return OpenAIError(failure, param: "file").response
         }
+        lease.quota.chargeAudioIn(seconds: audio.duration)
         let segments = transcriber.transcribeSegments(audio.samples)
         let language = form.language ?? "english"
         if form.stream {
             return Response(
                 status: .ok, headers: [.contentType: "text/event-stream", .accessControlAllowOrigin: "*", .cacheControl: "no-cache"],
                 body: ResponseBody { writer in
+                    defer { lease.close() }
                     var texts: [String] = []
                     do {
                         for try await segment in segments {

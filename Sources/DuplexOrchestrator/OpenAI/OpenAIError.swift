@@ -16,6 +16,8 @@ struct OpenAIError: Error, Sendable {
     var code: String
     /// What was wrong and what to do.
     var message: String
+    /// When to retry, in ms (`Retry-After`, rounded up to seconds).
+    var retryAfterMs: Int?
 
     /// A client mistake (400) naming the field.
     static func invalid(_ message: String, param: String?, code: String = "invalid_value") -> OpenAIError {
@@ -27,6 +29,7 @@ struct OpenAIError: Error, Sendable {
         self.param = param
         code = error.code.rawValue.lowercased()
         message = error.message
+        retryAfterMs = error.retryAfterMs
         switch error.code {
         case .invalidMessage, .invalidAudio, .textTooLong, .unknownModel, .invalidState:
             status = .badRequest
@@ -37,6 +40,10 @@ struct OpenAIError: Error, Sendable {
         case .sessionLimit, .overloaded:
             status = .tooManyRequests
             type = "rate_limit_error"
+        case .rateLimited:
+            status = .tooManyRequests
+            type = "rate_limit_error"
+            code = "rate_limit_exceeded"
         case .workerUnavailable, .modelLoadFailed:
             status = .serviceUnavailable
             type = "server_error"
@@ -61,7 +68,9 @@ struct OpenAIError: Error, Sendable {
 
     /// The HTTP response.
     var response: Response {
-        OpenAIJSON.response(body, status: status)
+        var response = OpenAIJSON.response(body, status: status)
+        if let retryAfterMs { response.headers[.retryAfter] = String((retryAfterMs + 999) / 1000) }
+        return response
     }
 }
 

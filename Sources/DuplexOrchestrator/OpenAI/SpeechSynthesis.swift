@@ -25,7 +25,8 @@ struct SpeechSynthesis: Sendable {
     /// Speaks `text` with `modelID` (nil: the default voice), delivering frames into `chunks`
     /// (bounded: a slow HTTP client slows the session down instead of buffering the reply),
     /// then finishes `chunks`. Returns when the session has ended and released its worker.
-    func run(text: String, modelID: String?, speed: Double, into chunks: AsyncBoundedQueue<Chunk>) async {
+    /// - Parameter quota: the client key's budget (reply audio, fair scheduling).
+    func run(text: String, modelID: String?, speed: Double, quota: KeyQuota? = nil, into chunks: AsyncBoundedQueue<Chunk>) async {
         let (input, continuation) = AsyncStream.makeStream(of: SessionInput.self)
         var voiceOptions = ["pacing": "false"]
         if speed != 1 { voiceOptions["speed"] = String(speed) }
@@ -34,7 +35,7 @@ struct SpeechSynthesis: Sendable {
         let output = Collector(chunks: chunks, input: continuation)
         let engine = SessionEngine(
             id: "speech-" + UUID().uuidString.lowercased(), configuration: configuration, pool: pool, speech: nil,
-            responder: responder, clock: ContinuousClock(), logger: logger, probe: probe)
+            responder: responder, clock: ContinuousClock(), logger: logger, probe: probe, quota: quota)
         await engine.run(input, output: output)
         chunks.finish()
     }

@@ -274,6 +274,11 @@ struct RealtimeProtocolError: Error, Sendable, Equatable {
     /// An engine error in the Realtime shape: the client's mistakes are `invalid_request_error`,
     /// the rest `server_error`; the code is Duplex's, lowercased.
     init(_ error: DuplexError) {
+        if error.code == .rateLimited {
+            // OpenAI's own shape for rate limits; the message carries the retry hint.
+            self.init(type: "rate_limit_error", code: "rate_limit_exceeded", error.message)
+            return
+        }
         let clientCodes: Set<DuplexError.Code> = [.invalidMessage, .invalidAudio, .unknownModel, .textTooLong, .messageTooLarge]
         self.init(
             type: clientCodes.contains(error.code) ? "invalid_request_error" : "server_error", code: error.code.rawValue.lowercased(),

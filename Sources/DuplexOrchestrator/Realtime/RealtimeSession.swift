@@ -27,7 +27,7 @@ enum RealtimeSession {
             logger.error("realtime session could not start", metadata: ["error.message": "\(error)"])
             return
         }
-        let input = RealtimeSessionInput(frames: inbound, outbound: outbound, connection: connection, limits: limits)
+        let input = RealtimeSessionInput(frames: inbound, outbound: outbound, connection: connection, limits: limits, quota: engine.quota)
         await engine.run(input, output: connection)
     }
 
@@ -108,9 +108,10 @@ struct RealtimeSessionInput: AsyncSequence, Sendable {
     let outbound: WebSocketOutboundWriter
     let connection: RealtimeConnection
     let limits: LimitsSection
+    let quota: KeyQuota?
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(frames: frames.makeAsyncIterator(), outbound: outbound, connection: connection, limits: limits)
+        Iterator(frames: frames.makeAsyncIterator(), outbound: outbound, connection: connection, limits: limits, quota: quota)
     }
 
     struct Iterator: AsyncIteratorProtocol {
@@ -120,8 +121,11 @@ struct RealtimeSessionInput: AsyncSequence, Sendable {
         /// Inputs of the last client event not yet handed to the engine.
         var pending: [SessionInput]
 
-        init(frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, connection: RealtimeConnection, limits: LimitsSection) {
-            messages = WebSocketMessageReader(frames: frames, outbound: outbound, maxMessageBytes: limits.maxMessageBytes)
+        init(
+            frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, connection: RealtimeConnection, limits: LimitsSection,
+            quota: KeyQuota?
+        ) {
+            messages = WebSocketMessageReader(frames: frames, outbound: outbound, maxMessageBytes: limits.maxMessageBytes, quota: quota)
             self.connection = connection
             self.limits = limits
             pending = [connection.opening()]
@@ -136,6 +140,8 @@ struct RealtimeSessionInput: AsyncSequence, Sendable {
                     await connection.reject(RealtimeProtocolError(
                         code: "message_too_large",
                         "Message of \(bytes) bytes exceeds limits.max_message_bytes (\(limits.maxMessageBytes)); it was dropped. Append audio in smaller chunks."))
+                case .rateLimited(let notice):
+                    await connection.reject(RealtimeProtocolError(notice))
                 case .binary:
                     await connection.reject(RealtimeProtocolError(
                         code: "invalid_value", "Binary messages are not part of the Realtime API; send JSON events (audio as base64)."))

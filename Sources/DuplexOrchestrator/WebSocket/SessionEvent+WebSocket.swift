@@ -28,6 +28,7 @@ extension SessionEvent {
             ]
         case .error(let error):
             object = ["type": "error", "code": error.code.rawValue, "message": error.message]
+            if let retry = error.retryAfterMs { object["retry_after_ms"] = retry }
         case .sessionEnded(let sessionID, let reason):
             object = ["type": "session_end", "session_id": sessionID, "reason": reason]
         case .modelStatus(let modelID, let state, let message):

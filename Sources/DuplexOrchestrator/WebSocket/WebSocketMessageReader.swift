@@ -1,3 +1,5 @@
+import DuplexCore
+import DuplexEngine
 import HummingbirdWebSocket
 import NIOCore
 import NIOWebSocket
@@ -18,16 +20,33 @@ struct WebSocketMessageReader {
         /// A text message that is not UTF-8: answer with the protocol's error, then
         /// ``closeInvalidUTF8()`` (RFC 6455 §8.1).
         case invalidUTF8
+        /// Messages over the key's `quotas.messages_per_s` were dropped: answer with the
+        /// protocol's error (at most once a second; the drops between are silent).
+        case rateLimited(DuplexError)
     }
 
     private var frames: WebSocketInboundStream.AsyncIterator
     private let outbound: WebSocketOutboundWriter
     private var assembler: WebSocketMessageAssembler
+    private let quota: KeyQuota?
+    /// When the client was last told it sends too fast.
+    private var lastNotice: Duration?
 
-    init(frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, maxMessageBytes: Int) {
+    init(frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, maxMessageBytes: Int, quota: KeyQuota? = nil) {
         self.frames = frames
         self.outbound = outbound
+        self.quota = quota
         assembler = WebSocketMessageAssembler(maxBytes: maxMessageBytes)
+    }
+
+    /// Nil when the message may be handled; the notice to send, or `.some(nil)` to drop it
+    /// silently, when the key is over its message rate.
+    private mutating func overRate() -> DuplexError?? {
+        guard let quota, let refusal = quota.takeMessage() else { return nil }
+        let now = quota.time
+        if let last = lastNotice, now - last < .seconds(1) { return .some(nil) }
+        lastNotice = now
+        return .some(refusal)
     }
 
     /// The next message; nil when the client closed (or broke the framing rules).
@@ -45,6 +64,10 @@ struct WebSocketMessageReader {
             } catch {
                 try? await outbound.close(.protocolError, reason: error.reason)
                 return nil
+            }
+            if message != nil, let over = overRate() {
+                if let notice = over { return .rateLimited(notice) }
+                continue
             }
             switch message {
             case nil: continue

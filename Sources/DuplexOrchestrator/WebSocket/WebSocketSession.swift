@@ -20,7 +20,7 @@ enum WebSocketSession {
         dialect: WebSocketDialect = .v1, logger: Logger
     ) async where C.Duration == Duration {
         let writer = WebSocketEventWriter(outbound: outbound, dialect: dialect, logger: logger)
-        let input = WebSocketSessionInput(frames: inbound, outbound: outbound, writer: writer, limits: limits)
+        let input = WebSocketSessionInput(frames: inbound, outbound: outbound, writer: writer, limits: limits, quota: engine.quota)
         await engine.run(input, output: writer)
     }
 }
@@ -84,9 +84,10 @@ struct WebSocketSessionInput: AsyncSequence, Sendable {
     let outbound: WebSocketOutboundWriter
     let writer: WebSocketEventWriter
     let limits: LimitsSection
+    let quota: KeyQuota?
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(frames: frames.makeAsyncIterator(), outbound: outbound, writer: writer, limits: limits)
+        Iterator(frames: frames.makeAsyncIterator(), outbound: outbound, writer: writer, limits: limits, quota: quota)
     }
 
     struct Iterator: AsyncIteratorProtocol {
@@ -94,8 +95,11 @@ struct WebSocketSessionInput: AsyncSequence, Sendable {
         let writer: WebSocketEventWriter
         let limits: LimitsSection
 
-        init(frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, writer: WebSocketEventWriter, limits: LimitsSection) {
-            messages = WebSocketMessageReader(frames: frames, outbound: outbound, maxMessageBytes: limits.maxMessageBytes)
+        init(
+            frames: WebSocketInboundStream.AsyncIterator, outbound: WebSocketOutboundWriter, writer: WebSocketEventWriter, limits: LimitsSection,
+            quota: KeyQuota?
+        ) {
+            messages = WebSocketMessageReader(frames: frames, outbound: outbound, maxMessageBytes: limits.maxMessageBytes, quota: quota)
             self.writer = writer
             self.limits = limits
         }
@@ -107,6 +111,8 @@ struct WebSocketSessionInput: AsyncSequence, Sendable {
                     await writer.write(.error(DuplexError(
                         .messageTooLarge,
                         "Message of \(bytes) bytes exceeds limits.max_message_bytes (\(limits.maxMessageBytes)); it was dropped.")))
+                case .rateLimited(let notice):
+                    await writer.write(.error(notice))
                 case .binary(let buffer):
                     return .audio(Data(buffer.readableBytesView))
                 case .invalidUTF8:

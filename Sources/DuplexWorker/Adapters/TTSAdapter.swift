@@ -16,6 +16,10 @@ public struct VoiceOptions: Sendable, Hashable {
     /// `force` (ABI v1.1 `admission`): the router's last resort, so the worker serves the
     /// session even when it predicts it cannot start replies in time. Default strict.
     public var forceAdmission = false
+    /// Whose synthesis it is: the client's API key as the orchestrator names it in the
+    /// `duplex-tenant` metadata of `Synthesize` (not an option of the map). Adapters pass it
+    /// to the inference scheduler, which shares the cores fairly between tenants.
+    public var tenant: String?
 
     /// Default options.
     public init() {}

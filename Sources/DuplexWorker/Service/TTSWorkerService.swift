@@ -175,12 +175,34 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         response: RPCWriter<Duplex_Tts_V1_AudioFrame>,
         context: ServerContext
     ) async throws {
-        // A client that goes away (or a STOP by cancellation) ends the synthesis at once and
-        // frees its model lease.
-        try await withRPCCancellationAsTaskCancellation { try await self.run(request: request, response: response) }
+        try await withRPCCancellationAsTaskCancellation { try await self.run(request: request, response: response, tenant: nil) }
     }
 
-    private func run(request: RPCAsyncSequence<Duplex_Tts_V1_TextChunk, any Error>, response: RPCWriter<Duplex_Tts_V1_AudioFrame>) async throws {
+    /// The streaming form of `Synthesize`, implemented here (not by the generated default) to
+    /// read the request metadata: `duplex-tenant` names the client's key for fair scheduling.
+    public func synthesize(
+        request: StreamingServerRequest<Duplex_Tts_V1_TextChunk>, context: ServerContext
+    ) async throws -> StreamingServerResponse<Duplex_Tts_V1_AudioFrame> {
+        let tenant = Self.tenant(request.metadata)
+        return StreamingServerResponse { writer in
+            // A client that goes away (or a STOP by cancellation) ends the synthesis at once
+            // and frees its model lease.
+            try await withRPCCancellationAsTaskCancellation {
+                try await self.run(request: request.messages, response: writer, tenant: tenant)
+            }
+            return [:]
+        }
+    }
+
+    /// The `duplex-tenant` metadata (the client's API key label; at most 64 characters).
+    static func tenant(_ metadata: Metadata) -> String? {
+        guard let value = metadata[stringValues: "duplex-tenant"].first(where: { _ in true }), !value.isEmpty else { return nil }
+        return String(value.prefix(64))
+    }
+
+    private func run(
+        request: RPCAsyncSequence<Duplex_Tts_V1_TextChunk, any Error>, response: RPCWriter<Duplex_Tts_V1_AudioFrame>, tenant: String?
+    ) async throws {
         let input = TextInput(request.makeAsyncIterator())
         guard let first = try await input.next() else { return }
         let sessionID = first.sessionID
@@ -192,7 +214,8 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
             throw DuplexError(.sessionNotFound, "No worker session '\(sessionID)'; call StartSession first.")
         }
         let lease = try await manager.acquire(session.modelID)
-        let options = session.options
+        var options = session.options
+        options.tenant = tenant
         // A new reply replaces the session's current one.
         let replaced = sessions.withLock { all -> SynthesisRun? in
             let old = all[sessionID]?.current

@@ -192,7 +192,7 @@ final class PiperVoice: TTSVoice {
         let synthesizers = try await synthesizers(for: options)
         let speed = Float(options.speed)
         do {
-            return try await scheduler.run(urgency) { lane in
+            return try await scheduler.run(urgency, tenant: options.tenant) { lane in
                 try synthesizers.synthesizer(for: lane).generate(sentences: sentences, speed: speed)
             }
         } catch {
