@@ -221,6 +221,10 @@ public struct WorkerSection: Sendable, Hashable {
     /// A new session is refused with `OVERLOADED` when the predicted wait for its first audio
     /// exceeds this (so the router picks another worker). 0 disables. Default 400 ms.
     public var firstAudioTargetMs = 400
+    /// Share the inference threads fairly between tenants (the clients' API keys, from the
+    /// `duplex-tenant` metadata): among clauses already due, the key with the fewest calls
+    /// running goes first. False: earliest deadline first only. Default true.
+    public var fairTenants = true
     /// PEM certificate chain of `duplex worker`'s gRPC port: TLS on when set (with
     /// ``tlsKey``). Default empty (plaintext).
     public var tlsCert = ""
@@ -250,6 +254,7 @@ public struct WorkerSection: Sendable, Hashable {
         case "execution_provider": executionProvider = try f.oneOf(["cpu", "cuda", "coreml", "directml"])
         case "synthesis_ahead": synthesisAhead = try f.int(1...16)
         case "synthesis_ahead_ms": synthesisAheadMs = try f.int(100...60_000)
+        case "fair_tenants": fairTenants = try f.bool()
         case "synthesis_margin_ms": synthesisMarginMs = try f.int(0...5000)
         case "first_audio_target_ms": firstAudioTargetMs = try f.int(0...60_000)
         default: throw f.unknownKey()

@@ -215,7 +215,7 @@ public final class TTSWorkerService: Duplex_Tts_V1_TTSService.SimpleServiceProto
         }
         let lease = try await manager.acquire(session.modelID)
         var options = session.options
-        options.tenant = tenant
+        options.tenant = configuration.fairTenants ? tenant : nil
         // A new reply replaces the session's current one.
         let replaced = sessions.withLock { all -> SynthesisRun? in
             let old = all[sessionID]?.current
