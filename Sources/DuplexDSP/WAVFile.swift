@@ -64,7 +64,9 @@ public struct WAVFile: Sendable, Hashable {
         guard let format, let payload else {
             throw DuplexError(.invalidAudio, "WAV file has no fmt or data chunk.")
         }
-        guard format.channels >= 1, format.rate > 0 else {
+        // A rate beyond any real device's (found by fuzzing: 4.29 GHz parsed, then trapped when
+        // the file was encoded again) is a corrupt header.
+        guard format.channels >= 1, (1...768_000).contains(format.rate) else {
             throw DuplexError(.invalidAudio, "WAV file declares \(format.channels) channels at \(format.rate) Hz.")
         }
         let width = format.bits / 8

@@ -1,3 +1,4 @@
+import DuplexCore
 import DuplexDSP
 import Foundation
 import Testing
@@ -13,6 +14,15 @@ import Testing
         #expect(abs(loudness - -3.01) < 0.1)
         let quieter = try #require(LoudnessMeter.integratedLoudness(tone(0.1)))
         #expect(abs(quieter - -23.01) < 0.1)
+    }
+
+    @Test func aWAVHeaderWithAnAbsurdSampleRateIsRefusedNotTrappedOnLater() throws {
+        // The fuzz target's crash input (fuzz/corpus/wav/absurd-rate.bin): 4,294,919,296 Hz.
+        var bytes = [UInt8](WAVFile(samples: [1, 2, 3, 4], sampleRate: 16_000).encoded())
+        bytes.replaceSubrange(24..<28, with: [0x80, 0x44, 0xFF, 0xFF])
+        #expect(throws: DuplexError.self) { try WAVFile.parse(Data(bytes)) }
+        let fine = try WAVFile.parse(WAVFile(samples: [1, 2, 3, 4], sampleRate: 768_000).encoded())
+        #expect(fine.sampleRate == 768_000)
     }
 
     @Test func silenceHasNoLoudness() {
